@@ -1,0 +1,3 @@
+module github.com/ghaudit/auditlog
+
+go 1.25.0
