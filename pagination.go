@@ -1,7 +1,9 @@
 package auditlog
 
 import (
+	"context"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -184,4 +186,93 @@ func (c *Client) cursorFromLink(raw string) (Cursor, error) {
 		return Cursor{page: n}, nil
 	}
 	return Cursor{}, fmt.Errorf("auditlog: Link URL %s holds no cursor or page number", quoteValue(u.Path+"?"+u.RawQuery))
+}
+
+// Pages returns an iterator over the pages of the enterprise's audit log
+// that q selects, from q's position (the start, or a cursor set with
+// [Query.At]) to the last page. It does nothing until ranged over; q is
+// copied when Pages is called and never modified. Each page is fetched
+// through the client's pipeline, so transient failures are retried on the
+// same cursor and the rate budget is respected; an error that remains is
+// yielded once and ends the iteration. Breaking out of the loop sends no
+// further request. Only one page is held at a time.
+//
+// On GitHub Enterprise Server, which pages by number, the iterator follows
+// page numbers; on GitHub.com it follows cursors.
+//
+// # Exactly once across restarts
+//
+// Process every event of a page, then persist page.Next (a [Cursor] is a
+// TextMarshaler). To resume, range over Pages(ctx, enterprise, q.At(saved)):
+// it yields exactly the events after the saved page. If the process dies
+// between processing a page and saving its cursor, that one page is
+// delivered again on resume; make its processing idempotent (events carry a
+// unique DocumentID) or save the cursor in the same transaction as the
+// events.
+func (c *Client) Pages(ctx context.Context, enterprise string, q *Query) iter.Seq2[*Page, error] {
+	start := copyQuery(q)
+	return func(yield func(*Page, error) bool) {
+		q := start
+		var prevIDs map[string]struct{}
+		for {
+			page, err := c.AuditLog(ctx, enterprise, &q)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if q.Page > 0 || page.Next.page > 0 {
+				// Page numbers shift when events arrive during a walk in
+				// newest-first order; drop what the previous page yielded.
+				prevIDs = dropRepeats(page, prevIDs)
+			}
+			if !yield(page, nil) || page.Next.IsZero() {
+				return
+			}
+			q = *q.At(page.Next)
+		}
+	}
+}
+
+// Events returns an iterator over every event q selects, page after page;
+// see [Client.Pages] for its behaviour. Events are yielded as values: an
+// Event is immutable and shares memory with its page, so a value costs no
+// allocation and cannot be changed behind the iterator's back.
+func (c *Client) Events(ctx context.Context, enterprise string, q *Query) iter.Seq2[Event, error] {
+	pages := c.Pages(ctx, enterprise, q)
+	return func(yield func(Event, error) bool) {
+		for page, err := range pages {
+			if err != nil {
+				yield(Event{}, err)
+				return
+			}
+			for _, ev := range page.Events {
+				if !yield(ev, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func copyQuery(q *Query) Query {
+	if q == nil {
+		return Query{}
+	}
+	return *q
+}
+
+// dropRepeats removes from page the events whose IDs were in prev and
+// returns the IDs of the page.
+func dropRepeats(page *Page, prev map[string]struct{}) map[string]struct{} {
+	ids := make(map[string]struct{}, len(page.Events))
+	kept := page.Events[:0:0]
+	for _, ev := range page.Events {
+		if _, dup := prev[ev.DocumentID]; dup && ev.DocumentID != "" {
+			continue
+		}
+		ids[ev.DocumentID] = struct{}{}
+		kept = append(kept, ev)
+	}
+	page.Events = kept
+	return ids
 }
