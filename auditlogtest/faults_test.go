@@ -169,7 +169,7 @@ func TestCloseLeaksNoGoroutines(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	time.Sleep(20 * time.Millisecond) // let the request reach the latency wait
-	s.Close() // ends the pending latency, waits for the handler
+	s.Close()                         // ends the pending latency, waits for the handler
 	<-done
 	s.Close() // idempotent
 	// Poll by hand: assert.Eventually runs its condition in extra goroutines.
