@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -127,18 +128,7 @@ func (s *Server) Events(include, order string) []json.RawMessage {
 func (s *Server) listLocked(include, order string, q *query) []*event {
 	out := make([]*event, 0, len(s.events))
 	for _, ev := range s.events {
-		switch include {
-		case "all":
-		case "git":
-			if !ev.git {
-				continue
-			}
-		default:
-			if ev.git {
-				continue
-			}
-		}
-		if q != nil && !q.match(ev) {
+		if !includes(include, ev) || (q != nil && !q.match(ev)) {
 			continue
 		}
 		out = append(out, ev)
@@ -147,6 +137,75 @@ func (s *Server) listLocked(include, order string, q *query) []*event {
 		slices.Reverse(out)
 	}
 	return out
+}
+
+// includes reports whether the include parameter selects ev.
+func includes(include string, ev *event) bool {
+	switch include {
+	case "all":
+		return true
+	case "git":
+		return ev.git
+	}
+	return !ev.git
+}
+
+// listing is the dataset (sorted ascending) seen in listing order, with the
+// request's filter applied lazily.
+type listing struct {
+	evs   []*event
+	desc  bool
+	match func(*event) bool
+}
+
+func (l listing) at(k int) *event {
+	if l.desc {
+		return l.evs[len(l.evs)-1-k]
+	}
+	return l.evs[k]
+}
+
+// forward collects up to max matching events from listing position from on,
+// returning them with the position of the first and just past the last.
+func (l listing) forward(from, max int) (items []*event, first, end int) {
+	first, end = from, from
+	for k := from; k < len(l.evs) && len(items) < max; k++ {
+		if ev := l.at(k); l.match(ev) {
+			if len(items) == 0 {
+				first = k
+			}
+			items = append(items, ev)
+			end = k + 1
+		}
+	}
+	return items, first, end
+}
+
+// backward collects up to max matching events before listing position upto,
+// in listing order.
+func (l listing) backward(upto, max int) (items []*event, first, end int) {
+	first, end = upto, upto
+	for k := upto - 1; k >= 0 && len(items) < max; k-- {
+		if ev := l.at(k); l.match(ev) {
+			if len(items) == 0 {
+				end = k + 1
+			}
+			items = append(items, ev)
+			first = k
+		}
+	}
+	slices.Reverse(items)
+	return items, first, end
+}
+
+// anyIn reports whether a matching event lies in listing positions [lo, hi).
+func (l listing) anyIn(lo, hi int) bool {
+	for k := lo; k < hi; k++ {
+		if l.match(l.at(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 // encodeCursor renders GitHub's cursor: std base64 of "<ts as float e-notation>|<id>".
@@ -208,7 +267,6 @@ func (s *Server) auditLogLocked(r *http.Request) *response {
 	if err != nil {
 		return validationFailed("phrase", err.Error())
 	}
-	all := s.listLocked(include, order, q)
 
 	// Parameters carried into the Link URLs, only when the request had them.
 	carry := func(v url.Values) {
@@ -222,14 +280,20 @@ func (s *Server) auditLogLocked(r *http.Request) *response {
 	base := fmt.Sprintf("%s/enterprises/%d/audit-log", s.URL(), s.cfg.enterpriseID)
 
 	if s.cfg.ghes {
-		return pageNumberResponse(all, page, perPage, base, carry)
+		return pageNumberResponse(s.listLocked(include, order, q), page, perPage, base, carry)
 	}
 
 	after, before := qv.Get("after"), qv.Get("before")
 	if after != "" && before != "" {
 		return validationFailed("after", "after and before cannot both be set")
 	}
-	var lo, hi int                // the page is all[lo:hi]
+	// The page is found without building the filtered list: a binary search
+	// puts the cursor in the sorted dataset, and the scan stops as soon as
+	// the page and the existence of a next and previous event are known, so
+	// a walk costs O(log n + page) per request even over millions of events.
+	v := listing{evs: s.events, desc: order != "asc", match: func(ev *event) bool {
+		return includes(include, ev) && (q == nil || q.match(ev))
+	}}
 	less := func(a, b pos) bool { // a comes before b in listing order
 		c := comparePos(a, b)
 		if order == "asc" {
@@ -237,42 +301,39 @@ func (s *Server) auditLogLocked(r *http.Request) *response {
 		}
 		return c > 0
 	}
+	n := len(s.events)
+	var items []*event
+	var first, end int // listing positions of the first item and just past the last
 	switch {
 	case after != "":
 		c, ok := decodeCursor(after)
 		if !ok {
 			return errorResponse(422, "Invalid cursor", docsAuditLog)
 		}
-		lo = len(all)
-		for i, ev := range all {
-			if less(c, ev.pos()) {
-				lo = i
-				break
-			}
-		}
-		hi = min(lo+perPage, len(all))
+		from := sort.Search(n, func(k int) bool { return less(c, v.at(k).pos()) })
+		items, first, end = v.forward(from, perPage)
 	case before != "":
 		c, ok := decodeCursor(before)
 		if !ok {
 			return errorResponse(422, "Invalid cursor", docsAuditLog)
 		}
-		hi = len(all)
-		for i, ev := range all {
-			if !less(ev.pos(), c) {
-				hi = i
-				break
+		upto := sort.Search(n, func(k int) bool { return !less(v.at(k).pos(), c) })
+		items, first, end = v.backward(upto, perPage)
+	default:
+		from, skipped := 0, 0
+		for ; from < n && skipped < (page-1)*perPage; from++ {
+			if v.match(v.at(from)) {
+				skipped++
 			}
 		}
-		lo = max(hi-perPage, 0)
-	default:
-		lo = min((page-1)*perPage, len(all))
-		hi = min(lo+perPage, len(all))
+		if skipped == (page-1)*perPage {
+			items, first, end = v.forward(from, perPage)
+		}
 	}
-	items := all[lo:hi]
 	resp := eventsResponse(items)
 
-	hasPrev := lo > 0 && len(items) > 0
-	hasNext := hi < len(all) && len(items) > 0
+	hasPrev := len(items) > 0 && v.anyIn(0, first)
+	hasNext := len(items) > 0 && v.anyIn(end, n)
 	if hasPrev || hasNext {
 		link := func(rel, after, before string) string {
 			v := url.Values{}
