@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -720,6 +721,9 @@ func (sp vendorSpec) body(enabled bool, key parsedKey) (*streamRequest, []string
 func checkConfig(cfg StreamConfig) (vendorSpec, error) {
 	if cfg.Vendor == nil {
 		return vendorSpec{}, &InputError{Field: "StreamConfig.Vendor", Reason: "is required (e.g. auditlog.Splunk{...})"}
+	}
+	if v := reflect.ValueOf(cfg.Vendor); v.Kind() == reflect.Pointer && v.IsNil() {
+		return vendorSpec{}, &InputError{Field: "StreamConfig.Vendor", Reason: fmt.Sprintf("is a nil %T", cfg.Vendor)}
 	}
 	sp := cfg.Vendor.spec()
 	if err := sp.validate(); err != nil {

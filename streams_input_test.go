@@ -34,6 +34,7 @@ func TestBadStreamInputNeverReachesGitHub(t *testing.T) {
 		field string
 	}{
 		{"nil vendor", create(nil), "StreamConfig.Vendor"},
+		{"nil pointer vendor", create((*Splunk)(nil)), "StreamConfig.Vendor"},
 		{"empty enterprise", func(c *Client, _ string) error {
 			_, err := c.CreateStream(context.Background(), "", StreamConfig{Vendor: splunk})
 			return err
