@@ -343,14 +343,8 @@ func (s *Server) validateVendor(streamType string, vs map[string]json.RawMessage
 				out.details = v
 			}
 		case propPort:
-			var n json.Number
-			d := json.NewDecoder(bytes.NewReader(raw))
-			d.UseNumber()
-			if d.Decode(&n) != nil {
-				invalid(p.name, "must be an integer between 1 and 65535")
-				continue
-			}
-			v, err := strconv.Atoi(n.String())
+			// A JSON number only: json.Number would also accept "443" as a string.
+			v, err := strconv.Atoi(string(bytes.TrimSpace(raw)))
 			if err != nil || v < 1 || v > 65535 {
 				invalid(p.name, "must be an integer between 1 and 65535")
 			}
