@@ -214,6 +214,7 @@ type Client struct {
 	userAgent  string
 	logger     *slog.Logger
 	hooks      pipelineHooks
+	keys       keyCache // per-enterprise stream keys; see streamkey.go
 }
 
 // NewClient returns a client configured by opts. It fails, naming the

@@ -28,9 +28,10 @@ type Faults struct {
 	Latency time.Duration
 	// Jitter adds a random 0..Jitter on top of Latency.
 	Jitter time.Duration
-	// SecondaryEvery refuses every Nth request (counting requests that get
-	// no scripted fault) with a secondary rate limit: 403, retry-after and
-	// GitHub's secondary-limit message. 0 disables it.
+	// SecondaryEvery refuses every Nth request (counting only requests that
+	// got neither a scripted nor a probabilistic fault) with a secondary rate
+	// limit: 403, retry-after, the x-ratelimit-* headers and GitHub's
+	// secondary-limit message. 0 disables it.
 	SecondaryEvery int
 	// RetryAfter is the retry-after of SecondaryEvery refusals, rounded up to
 	// whole seconds, at least 1 (the default).

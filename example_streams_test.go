@@ -1,0 +1,112 @@
+package auditlog_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"strings"
+
+	"github.com/ghaudit/auditlog"
+	"github.com/ghaudit/auditlog/auditlogtest"
+)
+
+// newStreamsClient returns a fake GitHub and a client for it; real code
+// uses auditlog.NewClient(auditlog.WithToken(os.Getenv("GITHUB_TOKEN"))).
+func newStreamsClient() (*auditlogtest.Server, *auditlog.Client) {
+	srv := auditlogtest.NewServer()
+	c, err := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return srv, c
+}
+
+func ExampleClient_CreateStream() {
+	srv, c := newStreamsClient()
+	defer srv.Close()
+	ctx := context.Background()
+
+	// Plaintext in: the client fetches the stream key, seals the token and
+	// sends the key_id with it.
+	splunk := auditlog.Splunk{
+		Domain:    "http-inputs-acme.splunkcloud.com",
+		Port:      443,
+		Token:     "hec-token-from-your-vault",
+		SSLVerify: true,
+	}
+	s, err := c.CreateStream(ctx, srv.Enterprise(), auditlog.StreamConfig{Enabled: true, Vendor: splunk})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(s.ID, s.StreamType, s.StreamDetails, s.Enabled)
+	fmt.Println("GitHub unsealed:", srv.StreamSecrets(s.ID)["encrypted_token"])
+	fmt.Printf("logged as: %v\n", splunk)
+	// Output:
+	// 1 Splunk http-inputs-acme.splunkcloud.com true
+	// GitHub unsealed: hec-token-from-your-vault
+	// logged as: Splunk{Domain:"http-inputs-acme.splunkcloud.com", Port:443, Token:[REDACTED], SSLVerify:true}
+}
+
+func ExampleClient_UpdateStream() {
+	srv, c := newStreamsClient()
+	defer srv.Close()
+	ctx := context.Background()
+	ent := srv.Enterprise()
+
+	dd := auditlog.Datadog{Site: auditlog.DatadogEU1, Token: "old-api-key"}
+	s, err := c.CreateStream(ctx, ent, auditlog.StreamConfig{Enabled: true, Vendor: dd})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Rotate the token: GitHub replaces the whole configuration, so send
+	// every setting again with the new secret.
+	dd.Token = "new-api-key"
+	s, err = c.UpdateStream(ctx, ent, s.ID, auditlog.StreamConfig{Enabled: true, Vendor: dd})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(s.StreamType, s.StreamDetails, s.Enabled)
+	fmt.Println("GitHub unsealed:", srv.StreamSecrets(s.ID)["encrypted_token"])
+
+	// The stream key was fetched once for both calls (15 requests an hour).
+	for _, r := range srv.Requests() {
+		fmt.Println(r.Method, strings.TrimPrefix(r.Path, "/enterprises/"+ent), r.Status)
+	}
+	// Output:
+	// Datadog EU1 true
+	// GitHub unsealed: new-api-key
+	// GET /audit-log/stream-key 200
+	// POST /audit-log/streams 200
+	// PUT /audit-log/streams/1 200
+}
+
+func ExampleClient_PauseStream() {
+	srv, c := newStreamsClient()
+	defer srv.Close()
+	ctx := context.Background()
+	ent := srv.Enterprise()
+
+	// Keep the vendor settings: pausing and resuming replace the whole
+	// configuration, secrets included.
+	s3 := auditlog.AmazonS3OIDC{Bucket: "acme-audit", Region: "us-east-1", RoleARN: "arn:aws:iam::123456789012:role/github-audit"}
+	s, err := c.CreateStream(ctx, ent, auditlog.StreamConfig{Enabled: true, Vendor: s3})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	s, err = c.PauseStream(ctx, ent, s.ID, s3)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("enabled:", s.Enabled, "paused:", !s.PausedAt.IsZero())
+
+	s, err = c.ResumeStream(ctx, ent, s.ID, s3)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("enabled:", s.Enabled, "paused:", !s.PausedAt.IsZero())
+	// Output:
+	// enabled: false paused: true
+	// enabled: true paused: false
+}
