@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ghaudit/auditlog"
+)
+
+// checkpointVersion is the format of the checkpoint file.
+const checkpointVersion = 1
+
+// state is what the checkpoint file holds. It is rewritten after every page
+// (and every batch of tailed events), always after the events it counts are
+// on disk, so that it never claims more than the output holds.
+type state struct {
+	Version    int    `json:"version"`
+	Enterprise string `json:"enterprise"`
+	// The query of the backfill; a resumed run keeps it.
+	Phrase  string `json:"phrase"`
+	Include string `json:"include,omitempty"`
+	Order   string `json:"order,omitempty"`
+	// Cursor is the position after the last page written; empty at the start.
+	Cursor auditlog.Cursor `json:"cursor"`
+	// BackfillDone is set once the last page of the backfill is written.
+	BackfillDone bool `json:"backfill_done"`
+	// Events, Pages and Bytes count what the output holds: Bytes is its
+	// size, to which a resumed run truncates it.
+	Events int64 `json:"events"`
+	Pages  int64 `json:"pages"`
+	Bytes  int64 `json:"bytes"`
+	// Tail is where a -follow tail goes on from: the newest event time
+	// written and the IDs written within the look-back window behind it.
+	Tail    auditlog.Checkpoint `json:"tail"`
+	Started time.Time           `json:"started"`
+	Updated time.Time           `json:"updated"`
+}
+
+// loadState reads a checkpoint file; ok is false when there is none.
+func loadState(path string) (st state, ok bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return state{}, false, nil
+	}
+	if err != nil {
+		return state{}, false, fmt.Errorf("-checkpoint: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return state{}, false, fmt.Errorf("-checkpoint %s: not a checkpoint file: %w", path, err)
+	}
+	if st.Version != checkpointVersion {
+		return state{}, false, fmt.Errorf("-checkpoint %s: version is %d, this export writes %d", path, st.Version, checkpointVersion)
+	}
+	if st.Bytes < 0 || st.Events < 0 {
+		return state{}, false, fmt.Errorf("-checkpoint %s: negative bytes or events", path)
+	}
+	return st, true, nil
+}
+
+// saveState replaces the checkpoint file atomically: write a temporary file
+// beside it, fsync it, rename it over the old one, fsync the directory. A
+// crash at any point leaves either the old or the new checkpoint, whole.
+func saveState(path string, st *state) error {
+	st.Updated = time.Now().UTC()
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	b = append(b, '\n')
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing left to remove
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // best effort: not every file system syncs directories
+		d.Close()
+	}
+	return nil
+}
+
+// tailTracker keeps the auditlog.Checkpoint of the events written so far,
+// the same way a Follower does, so that a tail started after the backfill
+// (or after a restart) neither misses an event arriving late nor writes one
+// twice.
+type tailTracker struct {
+	lookBack time.Duration
+	cp       auditlog.Checkpoint
+}
+
+func newTailTracker(lookBack time.Duration, from auditlog.Checkpoint) *tailTracker {
+	t := &tailTracker{lookBack: lookBack, cp: from}
+	if t.cp.Seen == nil {
+		t.cp.Seen = map[string]time.Time{}
+	}
+	return t
+}
+
+func (t *tailTracker) add(ev auditlog.Event) {
+	id := ev.DocumentID
+	if id == "" {
+		id = string(ev.Raw())
+	}
+	t.cp.Seen[id] = ev.Timestamp
+	if ev.Timestamp.After(t.cp.Newest) {
+		t.cp.Newest = ev.Timestamp
+	}
+}
+
+// snapshot prunes IDs older than the look-back window and returns the
+// checkpoint to save.
+func (t *tailTracker) snapshot() auditlog.Checkpoint {
+	cut := t.cp.Newest.Add(-t.lookBack)
+	for id, ts := range t.cp.Seen {
+		if ts.Before(cut) {
+			delete(t.cp.Seen, id)
+		}
+	}
+	return t.cp
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/ghaudit/auditlog"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// progress reports the backfill: a live bar on a terminal, a log line every
+// -log-every pages otherwise.
+type progress interface {
+	page(st state, p *auditlog.Page, eta time.Duration)
+	finish()
+	started() time.Time
+}
+
+func newProgress(o options, stderr io.Writer, total int64) progress {
+	mode := o.progress
+	if mode == "auto" {
+		mode = "log"
+		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			mode = "bar"
+		}
+	}
+	start := time.Now()
+	switch mode {
+	case "bar":
+		max := total
+		if max <= 0 {
+			max = -1 // unknown: a spinner with counts and rate
+		}
+		bar := progressbar.NewOptions64(max,
+			progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription("export"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("events"),
+			progressbar.OptionSetPredictTime(total > 0),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionSpinnerType(14),
+			progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
+		)
+		return &barProgress{bar: bar, start: start}
+	case "log":
+		return &logProgress{w: stderr, every: o.logEvery, start: start}
+	default:
+		return &logProgress{start: start}
+	}
+}
+
+// budget describes the rate budget GitHub reported with a page.
+func budget(r auditlog.Rate) string {
+	if !r.Known() {
+		return "budget unknown"
+	}
+	s := fmt.Sprintf("budget %d/%d", r.Remaining, r.Limit)
+	if !r.Reset.IsZero() {
+		s += fmt.Sprintf(" (resets %s)", r.Reset.Local().Format("15:04:05"))
+	}
+	return s
+}
+
+func etaString(eta time.Duration) string {
+	if eta <= 0 {
+		return ""
+	}
+	return ", ETA " + eta.Round(time.Second).String()
+}
+
+type barProgress struct {
+	bar   *progressbar.ProgressBar
+	start time.Time
+	seen  int64
+}
+
+func (b *barProgress) started() time.Time { return b.start }
+
+func (b *barProgress) page(st state, p *auditlog.Page, eta time.Duration) {
+	b.bar.Describe(fmt.Sprintf("%d pages, %s%s", st.Pages, budget(p.Rate), etaString(eta)))
+	_ = b.bar.Add64(int64(len(p.Events)))
+	b.seen += int64(len(p.Events))
+}
+
+func (b *barProgress) finish() { _ = b.bar.Finish() }
+
+type logProgress struct {
+	w     io.Writer // nil: silent
+	every int
+	start time.Time
+	last  state
+	rate  auditlog.Rate
+}
+
+func (l *logProgress) started() time.Time { return l.start }
+
+func (l *logProgress) page(st state, p *auditlog.Page, eta time.Duration) {
+	l.last, l.rate = st, p.Rate
+	if l.w == nil || st.Pages%int64(l.every) != 0 {
+		return
+	}
+	l.line(eta)
+}
+
+func (l *logProgress) line(eta time.Duration) {
+	secs := time.Since(l.start).Seconds()
+	perSec := 0.0
+	if secs > 0 {
+		perSec = float64(l.last.Events) / secs
+	}
+	fmt.Fprintf(l.w, "export: %d events, %d pages, %.0f events/s, %s%s\n",
+		l.last.Events, l.last.Pages, perSec, budget(l.rate), etaString(eta))
+}
+
+func (l *logProgress) finish() {}
