@@ -194,6 +194,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	now := time.Now()
+	q, since, err := buildQuery(o, now)
+	if err != nil {
+		fmt.Fprintln(stderr, "export:", err)
+		return exitUsage
+	}
+
 	token := getenv("GITHUB_TOKEN")
 	baseURL := o.apiURL
 	if baseURL == "" {
@@ -226,13 +233,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		copts = append(copts, auditlog.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
 	client, err := auditlog.NewClient(copts...)
-	if err != nil {
-		fmt.Fprintln(stderr, "export:", err)
-		return exitUsage
-	}
-
-	now := time.Now()
-	q, since, err := buildQuery(o, now)
 	if err != nil {
 		fmt.Fprintln(stderr, "export:", err)
 		return exitUsage

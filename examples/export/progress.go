@@ -96,13 +96,19 @@ type logProgress struct {
 	start time.Time
 	last  state
 	rate  auditlog.Rate
+	base  int64 // events already in the output when this run started
+	pages int64 // pages this run
 }
 
 func (l *logProgress) started() time.Time { return l.start }
 
 func (l *logProgress) page(st state, p *auditlog.Page, eta time.Duration) {
+	if l.pages == 0 {
+		l.base = st.Events - int64(len(p.Events))
+	}
+	l.pages++
 	l.last, l.rate = st, p.Rate
-	if l.w == nil || st.Pages%int64(l.every) != 0 {
+	if l.w == nil || l.pages%int64(l.every) != 0 {
 		return
 	}
 	l.line(eta)
@@ -112,7 +118,7 @@ func (l *logProgress) line(eta time.Duration) {
 	secs := time.Since(l.start).Seconds()
 	perSec := 0.0
 	if secs > 0 {
-		perSec = float64(l.last.Events) / secs
+		perSec = float64(l.last.Events-l.base) / secs
 	}
 	fmt.Fprintf(l.w, "export: %d events, %d pages, %.0f events/s, %s%s\n",
 		l.last.Events, l.last.Pages, perSec, budget(l.rate), etaString(eta))

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ghaudit/auditlog"
+	"github.com/ghaudit/auditlog/auditlogtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// buildExport compiles this command into a temporary directory.
+func buildExport(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "export")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// newFake starts a fake GitHub whose every request takes a few
+// milliseconds, so that a kill lands somewhere in the middle of an export.
+func newFake(t *testing.T, events int) *auditlogtest.Server {
+	t.Helper()
+	srv := auditlogtest.NewServer(
+		auditlogtest.WithGeneratedEvents(events, 42),
+		auditlogtest.WithFaults(auditlogtest.Faults{Latency: 8 * time.Millisecond}),
+	)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// want is the NDJSON the export of the whole dataset must produce.
+func want(srv *auditlogtest.Server) []byte {
+	var b bytes.Buffer
+	for _, ev := range srv.Events("all", "asc") {
+		b.Write(ev)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+type job struct {
+	bin, out, ckpt string
+	srv            *auditlogtest.Server
+}
+
+func newJob(t *testing.T, srv *auditlogtest.Server) job {
+	dir := t.TempDir()
+	return job{bin: buildExport(t), out: filepath.Join(dir, "events.ndjson"), ckpt: filepath.Join(dir, "events.ckpt"), srv: srv}
+}
+
+func (j job) cmd() (*exec.Cmd, *bytes.Buffer) {
+	cmd := exec.Command(j.bin, "-enterprise", j.srv.Enterprise(), "-include", "all", "-order", "asc",
+		"-per-page", "40", "-out", j.out, "-checkpoint", j.ckpt, "-log-every", "5")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GITHUB_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "GITHUB_TOKEN="+j.srv.Token(), "GITHUB_API_URL="+j.srv.URL())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	return cmd, &stderr
+}
+
+// startUntil starts the export and returns once the output holds at least
+// atLeast bytes, or fails if it ends first.
+func (j job) startUntil(t *testing.T, atLeast int64) (*exec.Cmd, *bytes.Buffer, chan error) {
+	t.Helper()
+	cmd, stderr := j.cmd()
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		if fi, err := os.Stat(j.out); err == nil && fi.Size() >= atLeast {
+			return cmd, stderr, done
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("export ended (%v) before writing %d bytes; stderr:\n%s", err, atLeast, stderr)
+		case <-time.After(500 * time.Microsecond):
+		}
+	}
+}
+
+func TestKillAndResumeDeliversEveryEventOnce(t *testing.T) {
+	srv := newFake(t, 2400)
+	j := newJob(t, srv)
+	wantOut := want(srv)
+	total := int64(len(wantOut))
+
+	rng := rand.New(rand.NewPCG(2024, 11)) // deterministic kill points
+	const kills = 5
+	afterCheckpoint := 0
+	for i := range kills {
+		// One kill point in each sixth of the output, so every run makes progress.
+		lo := total * int64(i+1) / (kills + 1)
+		at := lo + rng.Int64N(total/(kills+1)/2)
+		cmd, stderr, done := j.startUntil(t, at)
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		err := <-done
+		var exit *exec.ExitError
+		require.True(t, errors.As(err, &exit), "kill %d: %v", i, err)
+
+		st, ok, err := loadState(j.ckpt)
+		require.NoError(t, err)
+		require.True(t, ok, "kill %d: no checkpoint", i)
+		fi, err := os.Stat(j.out)
+		require.NoError(t, err)
+		if fi.Size() > st.Bytes {
+			afterCheckpoint++ // killed between writing a page and saving its checkpoint
+		}
+		require.GreaterOrEqual(t, fi.Size(), st.Bytes, "the checkpoint never runs ahead of the output")
+		require.Equal(t, wantOut[:st.Bytes], mustRead(t, j.out)[:st.Bytes], "kill %d: output up to the checkpoint", i)
+		t.Logf("kill %d at >= %d bytes: checkpoint %d events / %d bytes, file %d bytes", i, at, st.Events, st.Bytes, fi.Size())
+		assert.NotContains(t, stderr.String(), srv.Token())
+	}
+	t.Logf("%d of %d kills landed after a page was written and before its checkpoint", afterCheckpoint, kills)
+
+	cmd, stderr := j.cmd()
+	require.NoError(t, cmd.Run(), "final run: %s", stderr)
+	assert.Contains(t, stderr.String(), "resuming from")
+	assert.NotContains(t, stderr.String(), srv.Token())
+	got := mustRead(t, j.out)
+	require.Equal(t, len(srv.Events("all", "asc")), bytes.Count(got, []byte("\n")))
+	require.True(t, bytes.Equal(wantOut, got), "the output differs from the dataset")
+
+	st, _, err := loadState(j.ckpt)
+	require.NoError(t, err)
+	assert.True(t, st.BackfillDone)
+	assert.Equal(t, int64(len(got)), st.Bytes)
+
+	// Running again with a finished checkpoint adds nothing.
+	cmd, stderr = j.cmd()
+	require.NoError(t, cmd.Run(), "%s", stderr)
+	assert.Equal(t, wantOut, mustRead(t, j.out))
+}
+
+func TestInterruptSavesCheckpointAndNoPartialLine(t *testing.T) {
+	srv := newFake(t, 1200)
+	j := newJob(t, srv)
+	wantOut := want(srv)
+
+	cmd, stderr, done := j.startUntil(t, int64(len(wantOut))/3)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	err := <-done
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "%v", err)
+	assert.Equal(t, exitInterrupted, exit.ExitCode())
+	assert.Contains(t, stderr.String(), "interrupted after")
+
+	st, ok, err := loadState(j.ckpt)
+	require.NoError(t, err)
+	require.True(t, ok)
+	got := mustRead(t, j.out)
+	assert.Equal(t, st.Bytes, int64(len(got)), "the checkpoint records the whole output")
+	assert.Equal(t, st.Events, int64(bytes.Count(got, []byte("\n"))))
+	require.NotEmpty(t, got)
+	assert.Equal(t, byte('\n'), got[len(got)-1], "no partial line")
+	assert.Equal(t, wantOut[:len(got)], got)
+	assert.False(t, st.BackfillDone)
+	assert.False(t, st.Cursor.IsZero())
+
+	// Simulate a crash after a page was written but before its checkpoint:
+	// a duplicate line and a partial one. Resuming must drop both.
+	f, err := os.OpenFile(j.out, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.Write(append(append([]byte{}, wantOut[:bytes.IndexByte(wantOut, '\n')+1]...), `{"_document_id":"half`...))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	cmd, stderr = j.cmd()
+	require.NoError(t, cmd.Run(), "%s", stderr)
+	assert.Contains(t, stderr.String(), "dropping")
+	assert.True(t, bytes.Equal(wantOut, mustRead(t, j.out)), "the resumed output differs from the dataset")
+}
+
+func TestDemoRunsWithoutToken(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo.ndjson")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-demo-events", "300", "-include", "all", "-out", out, "-checkpoint", out + ".ckpt", "-progress", "none"},
+		func(string) string { return "" }, &stdout, &stderr)
+	require.Equal(t, exitOK, code, stderr.String())
+	assert.Contains(t, stderr.String(), "GITHUB_TOKEN is not set")
+	got := mustRead(t, out)
+	assert.Equal(t, 300, bytes.Count(got, []byte("\n")))
+	for _, line := range bytes.Split(bytes.TrimSuffix(got, []byte("\n")), []byte("\n")) {
+		var ev auditlog.Event
+		require.NoError(t, ev.UnmarshalJSON(line))
+		require.NotEmpty(t, ev.DocumentID)
+	}
+}
+
+func TestDemoToStdout(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-demo-events", "50", "-include", "all", "-progress", "log", "-log-every", "1", "-per-page", "20"},
+		func(string) string { return "" }, &stdout, &stderr)
+	require.Equal(t, exitOK, code, stderr.String())
+	assert.Equal(t, 50, bytes.Count(stdout.Bytes(), []byte("\n")))
+	assert.Contains(t, stderr.String(), "events/s, budget ")
+}
+
+func TestFlagErrorsNameTheFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-checkpoint", "x.ckpt"}, "-checkpoint needs -out"},
+		{[]string{"-per-page", "101"}, "-per-page must be 1 to 100"},
+		{[]string{"-since", "last tuesday"}, "-since:"},
+		{[]string{"-since", "2024-02-01", "-until", "2024-01-01"}, "-until"},
+		{[]string{"-follow", "-until", "2024-01-01"}, "-follow cannot be combined with -until"},
+		{[]string{"-order", "sideways", "-demo-events", "0"}, "Query.Order"},
+		{[]string{"-progress", "fancy"}, "-progress"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, func(string) string { return "" }, &stdout, &stderr)
+		assert.NotEqual(t, exitOK, code, "%v", tc.args)
+		assert.Contains(t, stderr.String(), tc.want, "%v", tc.args)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(nil, func(k string) string {
+		if k == "GITHUB_TOKEN" {
+			return "ghp_secret_never_printed"
+		}
+		return ""
+	}, &stdout, &stderr)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr.String(), "-enterprise is required")
+	assert.NotContains(t, stderr.String(), "ghp_secret_never_printed")
+}
+
+func TestBuildQueryUsesPhraseBuilder(t *testing.T) {
+	now := time.Date(2024, 6, 30, 12, 0, 0, 0, time.UTC)
+	q, since, err := buildQuery(options{phrase: "action:repo", since: "2024-06-01", until: "1d", perPage: 100}, now)
+	require.NoError(t, err)
+	assert.Equal(t, "action:repo created:2024-06-01..2024-06-29T12:00:00Z", q.Phrase)
+	assert.Equal(t, time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), since)
+
+	q, _, err = buildQuery(options{since: "36h", perPage: 100}, now)
+	require.NoError(t, err)
+	assert.Equal(t, "created:>=2024-06-29", q.Phrase)
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
