@@ -1,0 +1,130 @@
+package auditlogtest_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ghaudit/auditlog/auditlogtest"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a settable clock for WithClock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{t: time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// do sends a request with the server's token (unless token is set in hdr) and
+// returns the response with its body read.
+func do(t *testing.T, s *auditlogtest.Server, method, url string, body string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	if strings.HasPrefix(url, "/") {
+		url = s.URL() + url
+	}
+	req, err := http.NewRequest(method, url, rd)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.Token())
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	resp, err := s.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, b
+}
+
+func get(t *testing.T, s *auditlogtest.Server, url string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	return do(t, s, http.MethodGet, url, "", hdr...)
+}
+
+var linkRE = regexp.MustCompile(`<([^>]*)>;\s*rel="([^"]+)"`)
+
+// links parses a Link header into rel -> URL.
+func links(h http.Header) map[string]string {
+	out := map[string]string{}
+	for _, m := range linkRE.FindAllStringSubmatch(h.Get("Link"), -1) {
+		out[m[2]] = m[1]
+	}
+	return out
+}
+
+// docIDs decodes a page (or a dataset) and returns the _document_id values.
+func docIDs(t *testing.T, page []byte) []string {
+	t.Helper()
+	var evs []struct {
+		ID string `json:"_document_id"`
+	}
+	require.NoError(t, json.Unmarshal(page, &evs))
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func rawIDs(t *testing.T, evs []json.RawMessage) []string {
+	t.Helper()
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		var v struct {
+			ID string `json:"_document_id"`
+		}
+		require.NoError(t, json.Unmarshal(e, &v))
+		out[i] = v.ID
+	}
+	return out
+}
+
+type apiErr struct {
+	Message          string `json:"message"`
+	DocumentationURL string `json:"documentation_url"`
+	Errors           []struct {
+		Resource string `json:"resource"`
+		Field    string `json:"field"`
+		Code     string `json:"code"`
+		Message  string `json:"message"`
+	} `json:"errors"`
+}
+
+func decodeErr(t *testing.T, b []byte) apiErr {
+	t.Helper()
+	var e apiErr
+	require.NoError(t, json.Unmarshal(b, &e), string(b))
+	return e
+}
+
+// unlimited lifts the audit_log budget for tests that walk many pages.
+var unlimited = auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, 1_000_000, time.Hour)

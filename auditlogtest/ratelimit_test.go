@@ -1,0 +1,220 @@
+package auditlogtest_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ghaudit/auditlog/auditlogtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var rateHeaders = []string{"X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Used", "X-Ratelimit-Reset", "X-Ratelimit-Resource"}
+
+func assertRateHeaders(t *testing.T, h http.Header, present bool) {
+	t.Helper()
+	for _, k := range rateHeaders {
+		if present {
+			assert.NotEmpty(t, h.Get(k), k)
+		} else {
+			assert.Empty(t, h.Get(k), k)
+		}
+	}
+}
+
+func TestCommonRefusals(t *testing.T) {
+	t.Parallel()
+	s := auditlogtest.NewServer(auditlogtest.WithGeneratedEvents(5, 1))
+	t.Cleanup(s.Close)
+	const path = "/enterprises/avocado-corp/audit-log"
+	tests := []struct {
+		name    string
+		path    string
+		hdr     []string
+		status  int
+		message string
+		rate    bool
+	}{
+		{"no auth", path, []string{"Authorization", ""}, 401, "Requires authentication", false},
+		{"bad token", path, []string{"Authorization", "Bearer nope"}, 401, "Bad credentials", false},
+		{"bad scheme", path, []string{"Authorization", "Basic " + s.Token()}, 401, "Bad credentials", false},
+		{"token scheme", path, []string{"Authorization", "token " + s.Token()}, 200, "", true},
+		{"version 2022", path, []string{"X-GitHub-Api-Version", "2022-11-28"}, 200, "", true},
+		{"version 2026", path, []string{"X-GitHub-Api-Version", "2026-03-10"}, 200, "", true},
+		{"bad version", path, []string{"X-GitHub-Api-Version", "2023-01-01"}, 400, "Unsupported 'X-GitHub-Api-Version' header: 2023-01-01.", false},
+		{"numeric id", "/enterprises/13827/audit-log", nil, 200, "", true},
+		{"unknown enterprise", "/enterprises/other/audit-log", nil, 404, "Not Found", false},
+		{"unknown path", "/enterprises/avocado-corp/audit", nil, 404, "Not Found", false},
+		{"non-integer stream id", "/enterprises/avocado-corp/audit-log/streams/x", nil, 404, "Not Found", false},
+		{"unknown stream id", "/enterprises/avocado-corp/audit-log/streams/99", nil, 404, "Not Found", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp, body := get(t, s, tt.path, tt.hdr...)
+			require.Equal(t, tt.status, resp.StatusCode, string(body))
+			assert.Regexp(t, `^C0DE:[0-9A-F:]+$`, resp.Header.Get("X-GitHub-Request-Id"))
+			assert.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
+			assertRateHeaders(t, resp.Header, tt.rate)
+			if tt.message != "" {
+				e := decodeErr(t, body)
+				assert.True(t, strings.HasPrefix(e.Message, tt.message), e.Message)
+				assert.NotEmpty(t, e.DocumentationURL)
+			}
+		})
+	}
+}
+
+func TestPrimaryBudget(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	clk.Advance(300 * time.Millisecond) // reset must round up
+	s := auditlogtest.NewServer(
+		auditlogtest.WithClock(clk.Now),
+		auditlogtest.WithToken("tok-a", "tok-b"),
+		auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, 3, time.Minute),
+		auditlogtest.WithGeneratedEvents(10, 1),
+	)
+	t.Cleanup(s.Close)
+	const path = "/enterprises/avocado-corp/audit-log"
+	wantReset := strconv.FormatInt(clk.Now().Add(time.Minute).Unix()+1, 10)
+	for i := 1; i <= 3; i++ {
+		resp, _ := get(t, s, path, "Authorization", "Bearer tok-a")
+		require.Equal(t, 200, resp.StatusCode)
+		assert.Equal(t, "3", resp.Header.Get("X-Ratelimit-Limit"))
+		assert.Equal(t, strconv.Itoa(3-i), resp.Header.Get("X-Ratelimit-Remaining"))
+		assert.Equal(t, strconv.Itoa(i), resp.Header.Get("X-Ratelimit-Used"))
+		assert.Equal(t, wantReset, resp.Header.Get("X-Ratelimit-Reset"))
+		assert.Equal(t, "audit_log", resp.Header.Get("X-Ratelimit-Resource"))
+		clk.Advance(time.Second)
+	}
+	for range 2 {
+		resp, body := get(t, s, path, "Authorization", "Bearer tok-a")
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		assert.Equal(t, "0", resp.Header.Get("X-Ratelimit-Remaining"))
+		assert.Equal(t, "3", resp.Header.Get("X-Ratelimit-Used"), "refusals do not count")
+		assert.Equal(t, wantReset, resp.Header.Get("X-Ratelimit-Reset"))
+		assert.Empty(t, resp.Header.Get("Retry-After"))
+		e := decodeErr(t, body)
+		assert.Equal(t, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID "+resp.Header.Get("X-GitHub-Request-Id")+".", e.Message)
+		assert.Equal(t, "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api", e.DocumentationURL)
+	}
+	limit, remaining, used, reset := s.Budget("tok-a", "audit_log")
+	assert.Equal(t, []int{3, 0, 3}, []int{limit, remaining, used})
+	assert.Equal(t, clk.Now().Add(-3*time.Second).Add(time.Minute), reset)
+
+	// Another token has its own budget; streams do not charge audit_log.
+	resp, _ := get(t, s, path, "Authorization", "Bearer tok-b")
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "2", resp.Header.Get("X-Ratelimit-Remaining"))
+	resp, _ = get(t, s, path+"/streams", "Authorization", "Bearer tok-b")
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "audit_log_streaming", resp.Header.Get("X-Ratelimit-Resource"))
+	assert.Equal(t, "15", resp.Header.Get("X-Ratelimit-Limit"))
+	assert.Equal(t, "14", resp.Header.Get("X-Ratelimit-Remaining"))
+	_, remaining, used, _ = s.Budget("tok-b", "audit_log")
+	assert.Equal(t, []int{2, 1}, []int{remaining, used})
+
+	// After the reset the window starts again.
+	clk.Advance(time.Minute)
+	resp, _ = get(t, s, path, "Authorization", "Bearer tok-a")
+	require.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "2", resp.Header.Get("X-Ratelimit-Remaining"))
+	assert.Equal(t, strconv.FormatInt(clk.Now().Add(time.Minute).Unix()+1, 10), resp.Header.Get("X-Ratelimit-Reset"))
+}
+
+func TestStreamingBudget(t *testing.T) {
+	t.Parallel()
+	s := auditlogtest.NewServer(auditlogtest.WithGeneratedEvents(0, 1))
+	t.Cleanup(s.Close)
+	for i := 0; i < 15; i++ {
+		resp, _ := get(t, s, "/enterprises/avocado-corp/audit-log/stream-key")
+		require.Equal(t, 200, resp.StatusCode)
+	}
+	resp, body := get(t, s, "/enterprises/avocado-corp/audit-log/streams")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	assert.Contains(t, decodeErr(t, body).Message, "API rate limit exceeded")
+	assert.Equal(t, "audit_log_streaming", resp.Header.Get("X-Ratelimit-Resource"))
+	resp, _ = get(t, s, "/enterprises/avocado-corp/audit-log")
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "1749", resp.Header.Get("X-Ratelimit-Remaining"))
+}
+
+func TestRateLimitFaults(t *testing.T) {
+	t.Parallel()
+	const secondaryMsg = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+	tests := []struct {
+		fault      auditlogtest.Fault
+		status     int
+		retryAfter string
+		rate       bool
+		primary    bool
+	}{
+		{auditlogtest.Fault{Kind: auditlogtest.FaultPrimary403}, 403, "", true, true},
+		{auditlogtest.Fault{Kind: auditlogtest.FaultPrimary429}, 429, "", true, true},
+		{auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: 1500 * time.Millisecond}, 403, "2", true, false},
+		{auditlogtest.Fault{Kind: auditlogtest.FaultSecondary429}, 429, "1", true, false},
+		{auditlogtest.Fault{Kind: auditlogtest.FaultSecondaryBare, RetryAfter: time.Minute}, 403, "", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault.Kind.String(), func(t *testing.T) {
+			t.Parallel()
+			clk := newClock()
+			s := auditlogtest.NewServer(auditlogtest.WithClock(clk.Now), auditlogtest.WithGeneratedEvents(3, 1))
+			t.Cleanup(s.Close)
+			const path = "/enterprises/avocado-corp/audit-log"
+			resp, _ := get(t, s, path)
+			require.Equal(t, 200, resp.StatusCode)
+			s.Script(tt.fault, 1)
+			resp, body := get(t, s, path)
+			require.Equal(t, tt.status, resp.StatusCode)
+			assert.Equal(t, tt.retryAfter, resp.Header.Get("Retry-After"))
+			assertRateHeaders(t, resp.Header, tt.rate)
+			e := decodeErr(t, body)
+			reqs := s.Requests()
+			require.Len(t, reqs, 2)
+			assert.Equal(t, tt.fault.Kind.String(), reqs[1].Fault)
+			assert.Equal(t, tt.status, reqs[1].Status)
+			if tt.primary {
+				assert.Contains(t, e.Message, "API rate limit exceeded for user ID 1.")
+				assert.Equal(t, "0", resp.Header.Get("X-Ratelimit-Remaining"))
+				// Real state: refused until the window resets.
+				resp, _ = get(t, s, path)
+				assert.Equal(t, 403, resp.StatusCode)
+				clk.Advance(time.Hour)
+				resp, _ = get(t, s, path)
+				assert.Equal(t, 200, resp.StatusCode)
+				return
+			}
+			assert.True(t, strings.HasPrefix(e.Message, secondaryMsg), e.Message)
+			assert.Contains(t, e.Message, resp.Header.Get("X-GitHub-Request-Id"))
+			assert.Equal(t, "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits", e.DocumentationURL)
+			if tt.rate {
+				assert.Equal(t, "1", resp.Header.Get("X-Ratelimit-Used"), "secondary refusals use no primary budget")
+			}
+			resp, _ = get(t, s, path)
+			assert.Equal(t, 200, resp.StatusCode)
+			assert.Equal(t, "2", resp.Header.Get("X-Ratelimit-Used"))
+		})
+	}
+}
+
+func TestSecondaryEvery(t *testing.T) {
+	t.Parallel()
+	s := auditlogtest.NewServer(auditlogtest.WithFaults(auditlogtest.Faults{SecondaryEvery: 3, RetryAfter: 3 * time.Second}), auditlogtest.WithGeneratedEvents(3, 1))
+	t.Cleanup(s.Close)
+	var statuses []int
+	for range 6 {
+		resp, _ := get(t, s, "/enterprises/avocado-corp/audit-log")
+		statuses = append(statuses, resp.StatusCode)
+		if resp.StatusCode == 403 {
+			assert.Equal(t, "3", resp.Header.Get("Retry-After"))
+		}
+	}
+	assert.Equal(t, []int{200, 200, 403, 200, 200, 403}, statuses)
+	_, _, used, _ := s.Budget(s.Token(), "audit_log")
+	assert.Equal(t, 4, used)
+}
