@@ -240,8 +240,14 @@ func (b *Budget) Observe(resource string, now time.Time, r Rate) {
 		return // a late answer from a window that has ended
 	}
 	// GitHub's count excludes requests still in flight; count them as spent.
-	bk.known, bk.reset = true, r.Reset
-	bk.remaining = r.Remaining - bk.inflight
+	// Within a window, answers arrive out of order and an older one reports
+	// more than is left: only a lower count is news (another consumer of
+	// the same budget). A new window starts from what GitHub says.
+	left := r.Remaining - bk.inflight
+	if bk.known && r.Reset.Equal(bk.reset) {
+		left = min(left, bk.remaining)
+	}
+	bk.known, bk.reset, bk.remaining = true, r.Reset, left
 }
 
 // Pause implements [Limiter].
