@@ -88,11 +88,11 @@ type RateLimit struct {
 func (l RateLimit) validate() error {
 	switch {
 	case l.Requests < 1:
-		return fmt.Errorf("Requests must be at least 1, got %d", l.Requests)
+		return fmt.Errorf("requests must be at least 1, got %d", l.Requests)
 	case l.Per < time.Millisecond:
-		return fmt.Errorf("Per must be at least 1ms, got %v", l.Per)
+		return fmt.Errorf("per must be at least 1ms, got %v", l.Per)
 	case l.Burst < 0 || l.Burst > l.Requests:
-		return fmt.Errorf("Burst must be between 0 and Requests (%d), got %d", l.Requests, l.Burst)
+		return fmt.Errorf("burst must be between 0 and requests (%d), got %d", l.Requests, l.Burst)
 	}
 	return nil
 }

@@ -178,7 +178,10 @@ func (c *Client) retryAfter(ctx context.Context, st *callState, attempt int, err
 
 // rateLimitWait is the wait GitHub's documentation asks for after a refusal,
 // in its order: retry-after; else, with remaining 0, until reset; else at
-// least a minute, doubling with each such refusal of the call.
+// least a minute, doubling with each such refusal of the call. When a
+// refusal carries both retry-after and remaining 0, the limiter (which saw
+// the headers) also holds until reset, so the later of the two applies: a
+// retry before the reset would be refused again.
 func rateLimitWait(rl *RateLimitError, now time.Time, st *callState) (time.Duration, string) {
 	switch {
 	case rl.RetryAfter > 0:
