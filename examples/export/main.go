@@ -60,6 +60,7 @@ type options struct {
 	follow     bool
 	every      time.Duration
 	lookBack   time.Duration
+	maxWait    time.Duration
 	demoEvents int
 	logEvery   int
 	progress   string
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.follow, "follow", false, "after the backfill, tail the log forever")
 	fs.DurationVar(&o.every, "every", auditlog.DefaultFollowEvery, "with -follow: pause between polls")
 	fs.DurationVar(&o.lookBack, "look-back", auditlog.DefaultFollowLookBack, "with -follow: how late an event may arrive and still be caught")
+	fs.DurationVar(&o.maxWait, "max-wait", 65*time.Minute, "longest wait for rate budget or retries per request; the default sleeps through an exhausted hourly budget (0: never wait)")
 	fs.IntVar(&o.demoEvents, "demo-events", 5000, "without GITHUB_TOKEN: size of the fake's generated dataset")
 	fs.IntVar(&o.logEvery, "log-every", 10, "when stderr is not a terminal: a progress line every N pages")
 	fs.StringVar(&o.progress, "progress", "auto", "auto (a bar on a terminal, else log lines), bar, log or none")
@@ -106,6 +108,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-follow cannot be combined with -until")
 	case o.every <= 0:
 		return o, fmt.Errorf("-every must be positive, got %s", o.every)
+	case o.maxWait < 0:
+		return o, fmt.Errorf("-max-wait must not be negative, got %s", o.maxWait)
 	case o.lookBack < 0:
 		return o, fmt.Errorf("-look-back must not be negative, got %s", o.lookBack)
 	case o.demoEvents < 0:
@@ -225,7 +229,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 
-	copts := []auditlog.Option{auditlog.WithToken(token), auditlog.WithUserAgent("ghaudit-export/" + auditlog.Version)}
+	copts := []auditlog.Option{auditlog.WithToken(token), auditlog.WithUserAgent("ghaudit-export/" + auditlog.Version), auditlog.WithMaxWait(o.maxWait)}
 	if baseURL != "" {
 		copts = append(copts, auditlog.WithBaseURL(baseURL))
 	}
