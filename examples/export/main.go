@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -274,10 +273,4 @@ func (ex *exporter) resumeHint() string {
 		return "no -checkpoint was given, so a new run starts over"
 	}
 	return fmt.Sprintf("the same command resumes from %s", ex.o.checkpoint)
-}
-
-// jsonLine is a compact JSON rendering for error messages.
-func jsonLine(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
