@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -211,11 +212,25 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	var demo *auditlogtest.Server
 	if token == "" {
+		// The fake generates its dataset relative to its clock at start. Pin
+		// that moment to the start of the UTC day, so a demo export that is
+		// interrupted and resumed meets the same events again (exactly once
+		// across restarts, within the day); after start, real time.
+		day := time.Now().UTC().Truncate(24 * time.Hour)
+		var started atomic.Bool
+		clock := func() time.Time {
+			if started.Load() {
+				return time.Now()
+			}
+			return day
+		}
 		demo = auditlogtest.NewServer(
+			auditlogtest.WithClock(clock),
 			auditlogtest.WithGeneratedEvents(o.demoEvents, 1),
 			// GitHub's budget, in a window scaled down with the dataset.
 			auditlogtest.WithRateLimit(auditlog.ResourceAuditLog, 1750, time.Hour),
 		)
+		started.Store(true)
 		defer demo.Close()
 		token, baseURL = demo.Token(), demo.URL()
 		if o.enterprise == "" {
