@@ -17,22 +17,26 @@ const walkEvents = 10_000
 // measure the clients and not the budget.
 var unlimited = auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, 1<<30, time.Hour)
 
-// walkAuditlog ranges over every event q selects with auditlog's iterator
-// and returns how many it saw.
-func walkAuditlog(ctx context.Context, c *auditlog.Client, ent string) (int, error) {
+// walkAuditlog ranges over every event with auditlog's iterator and returns
+// how many it saw; onPage, if not nil, runs after every 100th event.
+func walkAuditlog(ctx context.Context, c *auditlog.Client, ent string, onPage func()) (int, error) {
 	n := 0
 	for _, err := range c.Events(ctx, ent, &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 100}) {
 		if err != nil {
 			return n, err
 		}
 		n++
+		if onPage != nil && n%100 == 0 {
+			onPage()
+		}
 	}
 	return n, nil
 }
 
 // walkGitHub walks the same events with go-github the way its docs show:
-// GetAuditLog in a loop, following resp.After until it is empty.
-func walkGitHub(ctx context.Context, gh *github.Client, ent string) (int, error) {
+// GetAuditLog in a loop, following resp.After until it is empty. onPage, if
+// not nil, runs after every page.
+func walkGitHub(ctx context.Context, gh *github.Client, ent string, onPage func()) (int, error) {
 	n := 0
 	opts := &github.GetAuditLogOptions{Include: new("all"), ListCursorOptions: github.ListCursorOptions{PerPage: 100}}
 	for {
@@ -41,6 +45,9 @@ func walkGitHub(ctx context.Context, gh *github.Client, ent string) (int, error)
 			return n, err
 		}
 		n += len(entries)
+		if onPage != nil {
+			onPage()
+		}
 		if resp.After == "" {
 			return n, nil
 		}
@@ -78,8 +85,8 @@ func BenchmarkWalk10k(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*walkEvents), "ns/event")
 		}
 	}
-	b.Run("sdk=auditlog", run(func() (int, error) { return walkAuditlog(ctx, c, srv.Enterprise()) }))
-	b.Run("sdk=go-github", run(func() (int, error) { return walkGitHub(ctx, gh, srv.Enterprise()) }))
+	b.Run("sdk=auditlog", run(func() (int, error) { return walkAuditlog(ctx, c, srv.Enterprise(), nil) }))
+	b.Run("sdk=go-github", run(func() (int, error) { return walkGitHub(ctx, gh, srv.Enterprise(), nil) }))
 }
 
 // TestWalkSameEvents checks both walks see the whole dataset, so the walk
@@ -90,8 +97,8 @@ func TestWalkSameEvents(t *testing.T) {
 	c, gh := loopbackClients(t, srv.URL(), srv.Token())
 	ctx := context.Background()
 	for name, walk := range map[string]func() (int, error){
-		"auditlog":  func() (int, error) { return walkAuditlog(ctx, c, srv.Enterprise()) },
-		"go-github": func() (int, error) { return walkGitHub(ctx, gh, srv.Enterprise()) },
+		"auditlog":  func() (int, error) { return walkAuditlog(ctx, c, srv.Enterprise(), nil) },
+		"go-github": func() (int, error) { return walkGitHub(ctx, gh, srv.Enterprise(), nil) },
 	} {
 		if n, err := walk(); err != nil || n != 1234 {
 			t.Errorf("%s walked %d of 1234 events: %v", name, n, err)
