@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -78,6 +79,11 @@ type settings struct {
 	apiVersion string
 	userAgent  string
 	logger     *slog.Logger
+
+	limiter     Limiter
+	rateLimits  map[string]RateLimit
+	maxWait     time.Duration
+	maxAttempts int
 }
 
 // WithToken authenticates every request with a personal access token
@@ -205,6 +211,72 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithLimiter paces requests with l instead of a Budget of the client's own.
+// Give every Client that sends the same token from the same host the same
+// Limiter (for example one from [NewBudget]): GitHub counts the budget per
+// user and IP, not per Client. It cannot be combined with [WithRateLimits].
+func WithLimiter(l Limiter) Option {
+	return func(s *settings) error {
+		if l == nil {
+			return optionError("WithLimiter", "limiter is nil")
+		}
+		s.limiter = l
+		return nil
+	}
+}
+
+// WithRateLimits sets the budgets of the client's own [Budget], resource by
+// resource, over [DefaultRateLimits]; for example, a GitHub Enterprise
+// Server whose administrator set other limits. The map is copied. To share
+// a budget between Clients use [NewBudget] and [WithLimiter] instead; the
+// two options cannot be combined.
+func WithRateLimits(limits map[string]RateLimit) Option {
+	return func(s *settings) error {
+		if len(limits) == 0 {
+			return optionError("WithRateLimits", "no limits given")
+		}
+		for res, l := range limits {
+			if res == "" {
+				return optionError("WithRateLimits", "resource name is empty")
+			}
+			if err := l.validate(); err != nil {
+				return optionError("WithRateLimits", quoteValue(res)+": "+err.Error())
+			}
+		}
+		s.rateLimits = maps.Clone(limits)
+		return nil
+	}
+}
+
+// WithMaxWait bounds the total time one call may spend waiting, for budget
+// or between retries; the default is [DefaultMaxWait]. 0 means never wait:
+// a call that would have to wait fails at once. When a wait would go past
+// the bound or past the context's deadline, the call does not start it and
+// returns at once: a [*RateLimitError] saying when to come back, or the last
+// transient error.
+func WithMaxWait(d time.Duration) Option {
+	return func(s *settings) error {
+		if d < 0 {
+			return optionError("WithMaxWait", fmt.Sprintf("must not be negative, got %v", d))
+		}
+		s.maxWait = d
+		return nil
+	}
+}
+
+// WithMaxAttempts bounds how many times one call is sent, counting the
+// first; the default is [DefaultMaxAttempts] and 1 turns retries off. n is
+// between 1 and 20.
+func WithMaxAttempts(n int) Option {
+	return func(s *settings) error {
+		if n < 1 || n > 20 {
+			return optionError("WithMaxAttempts", fmt.Sprintf("must be between 1 and 20, got %d", n))
+		}
+		s.maxAttempts = n
+		return nil
+	}
+}
+
 // Client calls GitHub's enterprise audit-log API. Create one with
 // [NewClient]; it is safe for concurrent use by many goroutines.
 type Client struct {
@@ -213,14 +285,19 @@ type Client struct {
 	apiVersion string
 	userAgent  string
 	logger     *slog.Logger
-	hooks      pipelineHooks
 	keys       keyCache // per-enterprise stream keys; see streamkey.go
+
+	limiter     Limiter
+	maxWait     time.Duration
+	maxAttempts int
+	backoff     backoff
 }
 
 // NewClient returns a client configured by opts. It fails, naming the
 // option, when an option's argument is invalid.
 func NewClient(opts ...Option) (*Client, error) {
-	s := settings{apiVersion: DefaultAPIVersion, userAgent: defaultUserAgent}
+	s := settings{apiVersion: DefaultAPIVersion, userAgent: defaultUserAgent,
+		maxWait: DefaultMaxWait, maxAttempts: DefaultMaxAttempts}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, optionError("NewClient", "nil Option")
@@ -247,6 +324,17 @@ func NewClient(opts ...Option) (*Client, error) {
 	if s.token != nil {
 		hc.Transport = &authTransport{base: base, source: s.token, scheme: s.baseURL.Scheme, host: s.baseURL.Host}
 	}
+	limiter := s.limiter
+	switch {
+	case limiter != nil && s.rateLimits != nil:
+		return nil, optionError("WithRateLimits", "cannot be combined with WithLimiter; give the limits to NewBudget")
+	case limiter == nil:
+		b, err := NewBudget(s.rateLimits)
+		if err != nil {
+			return nil, optionError("WithRateLimits", err.Error())
+		}
+		limiter = b
+	}
 	logger := s.logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -257,7 +345,11 @@ func NewClient(opts ...Option) (*Client, error) {
 		apiVersion: s.apiVersion,
 		userAgent:  s.userAgent,
 		logger:     logger,
-		hooks:      noHooks{},
+
+		limiter:     limiter,
+		maxWait:     s.maxWait,
+		maxAttempts: s.maxAttempts,
+		backoff:     defaultBackoff,
 	}, nil
 }
 
@@ -358,24 +450,6 @@ type response struct {
 	requestID string
 }
 
-// pipelineHooks are the seams of the request pipeline: the rate budget plugs
-// in before each send, the retry policy after each classified failure.
-type pipelineHooks interface {
-	// wait blocks until the budget for resource allows a request, or fails.
-	wait(ctx context.Context, c *call) error
-	// observe records the rate headers of any response.
-	observe(c *call, resp *http.Response)
-	// retry decides whether a failed attempt is tried again and after how
-	// long; it is never asked after a context error.
-	retry(ctx context.Context, c *call, attempt int, err error) (time.Duration, bool)
-}
-
-type noHooks struct{}
-
-func (noHooks) wait(context.Context, *call) error                              { return nil }
-func (noHooks) observe(*call, *http.Response)                                  {}
-func (noHooks) retry(context.Context, *call, int, error) (time.Duration, bool) { return 0, false }
-
 // do runs one call through the pipeline: build, wait for budget, send,
 // classify, retry. It is the only place requests are sent.
 func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
@@ -396,39 +470,49 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 	if cl.query != nil {
 		target.RawQuery = cl.query.Encode()
 	}
+	st := &callState{call: cl, path: target.Path, start: time.Now()}
 	for attempt := 1; ; attempt++ {
-		if err := c.hooks.wait(ctx, cl); err != nil {
+		if err := c.pace(ctx, st); err != nil {
 			return nil, err
 		}
-		resp, err := c.send(ctx, cl, target, payload)
+		resp, answered, err := c.send(ctx, cl, target, payload)
+		if !answered {
+			// Settle the reservation: nothing came back to count.
+			c.limiter.Observe(cl.resource, time.Now(), Rate{Limit: -1, Remaining: -1, Used: -1})
+		}
 		if err == nil {
 			return resp, nil
 		}
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		delay, again := c.hooks.retry(ctx, cl, attempt, err)
+		delay, reason, again := c.retryAfter(ctx, st, attempt, err)
 		if !again {
 			return nil, err
 		}
-		c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: retrying",
+		c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: retrying",
 			slog.String("method", cl.method), slog.String("path", target.Path),
-			slog.Int("attempt", attempt), slog.Duration("after", delay), slog.String("reason", err.Error()))
-		if err := sleep(ctx, delay); err != nil {
-			return nil, err
+			slog.Int("attempt", attempt), slog.Int("max_attempts", c.maxAttempts),
+			slog.Duration("after", delay), slog.String("reason", reason), slog.String("error", err.Error()))
+		if delay > 0 && reason == reasonTransient {
+			if err := sleep(ctx, delay); err != nil {
+				return nil, err
+			}
+			st.waited += delay
 		}
 	}
 }
 
-// send makes one attempt and classifies its outcome.
-func (c *Client) send(ctx context.Context, cl *call, target *url.URL, payload []byte) (*response, error) {
+// send makes one attempt and classifies its outcome. answered reports
+// whether a response (of any status) arrived and was shown to the limiter.
+func (c *Client) send(ctx context.Context, cl *call, target *url.URL, payload []byte) (_ *response, answered bool, _ error) {
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, target.String(), body)
 	if err != nil {
-		return nil, fmt.Errorf("auditlog: building request: %w", err)
+		return nil, false, fmt.Errorf("auditlog: building request: %w", err)
 	}
 	req.Header.Set("Accept", "application/vnd.github+json")
 	req.Header.Set("X-GitHub-Api-Version", c.apiVersion)
@@ -441,12 +525,12 @@ func (c *Client) send(ctx context.Context, cl *call, target *url.URL, payload []
 	if err != nil {
 		var te *tokenError
 		if errors.As(err, &te) {
-			return nil, te
+			return nil, false, te
 		}
-		return nil, &NetworkError{Method: cl.method, Path: target.Path, Err: stripURLError(err)}
+		return nil, false, &NetworkError{Method: cl.method, Path: target.Path, Err: stripURLError(err)}
 	}
 	defer httpResp.Body.Close()
-	c.hooks.observe(cl, httpResp)
+	c.observe(ctx, cl, httpResp)
 
 	limit := int64(maxBodyBytes)
 	if httpResp.StatusCode >= 300 {
@@ -464,17 +548,17 @@ func (c *Client) send(ctx context.Context, cl *call, target *url.URL, payload []
 		slog.String("ratelimit_remaining", httpResp.Header.Get("X-Ratelimit-Remaining")),
 		slog.Duration("elapsed", time.Since(start)))
 	if readErr != nil {
-		return nil, &NetworkError{Method: cl.method, Path: target.Path, Status: httpResp.StatusCode,
+		return nil, true, &NetworkError{Method: cl.method, Path: target.Path, Status: httpResp.StatusCode,
 			Err: fmt.Errorf("reading response body: %w", readErr)}
 	}
 	if n > limit {
 		if httpResp.StatusCode < 300 {
-			return nil, fmt.Errorf("auditlog: %s %s: response body larger than %d bytes", cl.method, target.Path, limit)
+			return nil, true, fmt.Errorf("auditlog: %s %s: response body larger than %d bytes", cl.method, target.Path, limit)
 		}
 		// An error body past the bound: classify on what was read.
 	}
 	if httpResp.StatusCode >= 300 {
-		return nil, checkResponse(cl.method, target.Path, httpResp, redactToken(sb.String(), httpResp.Request), time.Now())
+		return nil, true, checkResponse(cl.method, target.Path, httpResp, redactToken(sb.String(), httpResp.Request), time.Now())
 	}
 	return &response{
 		status:    httpResp.StatusCode,
@@ -482,7 +566,7 @@ func (c *Client) send(ctx context.Context, cl *call, target *url.URL, payload []
 		body:      sb.String(),
 		rate:      parseRate(httpResp.Header),
 		requestID: requestID,
-	}, nil
+	}, true, nil
 }
 
 // redactToken removes the token the request carried from an error body, in

@@ -30,4 +30,55 @@
 // tools index on and keeps the entry's JSON byte for byte, so undocumented
 // fields and GitHub's type quirks (org as a list, permission as a bool) are
 // never lost.
+//
+// [Client.Pages] and [Client.Events] walk every page a query selects
+// (iter.Seq2 iterators: nothing is sent until they are ranged over, a break
+// sends nothing more, one error ends them). A transient failure in the middle
+// of a walk is retried on the same cursor, so no event is skipped or
+// repeated, and only one page is held at a time.
+//
+// # Resuming exactly once
+//
+// Process a page's events, then persist page.Next (a [Cursor] marshals as
+// text). After a restart, Pages(ctx, enterprise, q.At(saved)) yields exactly
+// the events after that page. Should the process die after processing a page
+// but before saving its cursor, that page comes again: write events and
+// cursor in one transaction, or make processing idempotent on
+// [Event].DocumentID.
+//
+// # Tailing
+//
+// [Client.Follow] polls for new events until its context ends, re-reading a
+// look-back window to catch events that reach the log late and dropping the
+// ones already yielded, with memory bounded by the window. Its
+// [Follower.Checkpoint] is JSON: save it after processing each event and pass
+// it back in [FollowOptions].From.
+//
+// # Streams
+//
+// [Client.CreateStream] and [Client.UpdateStream] take a [StreamConfig] whose
+// Vendor ([Splunk], [Datadog], [AmazonS3OIDC], [AmazonS3AccessKeys],
+// [AzureBlobStorage], [AzureEventHubs], [GoogleCloudStorage],
+// [HTTPSEventCollector]) holds plaintext credentials: the client fetches the
+// enterprise's stream key once, seals each secret in a libsodium sealed box
+// ([Seal]), stamps the key ID and sends the schema's exact fields; when GitHub
+// refuses a stale key it refreshes the key and tries once more. Vendor values
+// print and log with their secrets redacted. [Sealed] sends values sealed
+// elsewhere.
+//
+// # Rate limits and retries
+//
+// GitHub allows 1,750 audit-log queries and 15 stream requests per hour, per
+// user and IP. Every call waits for its resource's budget before it is sent
+// (a [Limiter]; by default a [Budget] of the client's own, kept in line with
+// the x-ratelimit-* headers), so a walk uses the whole budget without being
+// refused. Clients sharing a token should share one Budget: see [NewBudget]
+// and [WithLimiter]. When GitHub still refuses, the call waits what GitHub
+// asks (retry-after; else until x-ratelimit-reset when remaining is 0; else
+// at least a minute, doubling), and retries network errors, truncated bodies
+// and 500/502/503/504 of GET, PUT and DELETE with capped exponential backoff
+// and full jitter ([WithMaxAttempts]). A POST is retried only when its
+// connection was never made. No call waits longer than [WithMaxWait] in
+// total or past its context's deadline: it returns at once a
+// [*RateLimitError] saying when to come back, or the last transient error.
 package auditlog

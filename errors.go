@@ -139,7 +139,10 @@ func (e *APIError) Is(target error) bool {
 // RateLimitError is a refusal because a rate limit was reached: primary
 // (the hourly budget is spent: wait until Reset) or secondary (too many
 // requests too fast: wait RetryAfter, or at least a minute when GitHub says
-// nothing). GitHub uses 403 and 429 for both.
+// nothing). GitHub uses 403 and 429 for both. StatusCode is 0 when the
+// SDK refused the call itself, without sending it, because the budget it
+// tracks would not allow a request within WithMaxWait or the context's
+// deadline; RetryAfter then says how long the wait would have been.
 type RateLimitError struct {
 	StatusCode int
 	Method     string

@@ -58,7 +58,7 @@ func TestErrorClassification(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, mux, _ := setup(t)
+			c, mux, _ := setup(t, WithMaxAttempts(1)) // classification only; retries: retry_test.go
 			mux.HandleFunc("GET /enterprises/e/audit-log", func(w http.ResponseWriter, r *http.Request) {
 				for k, v := range tc.headers {
 					w.Header().Set(k, v)
@@ -142,7 +142,7 @@ func TestParseRetryAfter(t *testing.T) {
 
 func TestErrorBodyBounded(t *testing.T) {
 	t.Parallel()
-	c, mux, _ := setup(t)
+	c, mux, _ := setup(t, WithMaxAttempts(1))
 	mux.HandleFunc("GET /enterprises/e/audit-log", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(500)
 		chunk := make([]byte, 64<<10)
@@ -160,7 +160,7 @@ func TestErrorBodyBounded(t *testing.T) {
 
 func TestNetworkErrorAndTruncation(t *testing.T) {
 	t.Parallel()
-	c, mux, _ := setup(t)
+	c, mux, _ := setup(t, WithMaxAttempts(1))
 	mux.HandleFunc("GET /enterprises/e/audit-log", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "1000")
 		fmt.Fprint(w, `[{"_document_id":"a"`)
@@ -171,7 +171,7 @@ func TestNetworkErrorAndTruncation(t *testing.T) {
 	require.ErrorAs(t, err, &ne)
 	assert.Equal(t, 200, ne.Status)
 
-	dead, err := NewClient(WithBaseURL("http://127.0.0.1:1"), WithToken(testToken))
+	dead, err := NewClient(WithBaseURL("http://127.0.0.1:1"), WithToken(testToken), WithMaxAttempts(1))
 	require.NoError(t, err)
 	_, err = dead.AuditLog(context.Background(), "e", nil)
 	require.ErrorAs(t, err, &ne)

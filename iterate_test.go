@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ghaudit/auditlog/auditlogtest"
@@ -375,4 +376,43 @@ func TestFollowRejectsBadOptions(t *testing.T) {
 		assert.Equal(t, 1, n)
 	}
 	assert.Empty(t, srv.Requests())
+}
+
+// TestEventsExactlyOnceUnderFaults walks 10,000 events while the server
+// answers 5% of requests with a 5xx, resets 2% of connections and cuts 2% of
+// bodies short: the pipeline retries each failure on the same cursor, so the
+// walk still yields the dataset exactly, in order. Backoff runs on the
+// synctest clock.
+func TestEventsExactlyOnceUnderFaults(t *testing.T) {
+	t.Parallel()
+	for _, order := range []Order{OrderDesc, OrderAsc} {
+		t.Run(string(order), func(t *testing.T) {
+			t.Parallel()
+			f := newFakeGitHub(t,
+				auditlogtest.WithGeneratedEvents(10_000, 21),
+				auditlogtest.WithRateLimit(ResourceAuditLog, 1<<30, time.Hour),
+				auditlogtest.WithSeed(int64(len(order))),
+				auditlogtest.WithFaults(auditlogtest.Faults{ServerError: 0.05, Reset: 0.02, Truncate: 0.02}))
+			want := ids(t, f.Events("all", string(order)))
+			synctest.Test(t, func(t *testing.T) {
+				c := f.client(t, WithMaxAttempts(20))
+				var got []string
+				for ev, err := range c.Events(t.Context(), f.Enterprise(), &Query{Order: order, Include: IncludeAll, PerPage: 30}) {
+					require.NoError(t, err)
+					got = append(got, ev.DocumentID)
+				}
+				require.Equal(t, want, got)
+				faults := map[string]int{}
+				for _, r := range f.Requests() {
+					if r.Fault != "" {
+						faults[r.Fault]++
+					}
+				}
+				t.Logf("%d requests, faults %v", len(f.Requests()), faults)
+				assert.NotZero(t, faults["server_error"])
+				assert.NotZero(t, faults["reset"])
+				assert.NotZero(t, faults["truncate"])
+			})
+		})
+	}
 }

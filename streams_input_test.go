@@ -84,7 +84,7 @@ func TestBadStreamInputNeverReachesGitHub(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv, c, _ := fakeGitHub(t)
+			srv, c, _ := recordedFake(t)
 			err := tc.do(c, srv.Enterprise())
 			require.Error(t, err)
 			var ie *InputError

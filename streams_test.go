@@ -59,9 +59,9 @@ func (r *recorder) last(t *testing.T) recorded {
 	return r.bodies[len(r.bodies)-1]
 }
 
-// fakeGitHub starts an auditlogtest server and a client for it whose
+// recordedFake starts an auditlogtest server and a client for it whose
 // request bodies are recorded.
-func fakeGitHub(t *testing.T, opts ...auditlogtest.Option) (*auditlogtest.Server, *Client, *recorder) {
+func recordedFake(t *testing.T, opts ...auditlogtest.Option) (*auditlogtest.Server, *Client, *recorder) {
 	t.Helper()
 	srv := auditlogtest.NewServer(opts...)
 	t.Cleanup(srv.Close)
@@ -116,7 +116,7 @@ func TestCreateStreamSealsEveryVariant(t *testing.T) {
 	for _, tc := range variants {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv, c, rec := fakeGitHub(t)
+			srv, c, rec := recordedFake(t)
 			st, err := c.CreateStream(context.Background(), srv.Enterprise(), StreamConfig{Enabled: true, Vendor: tc.vendor})
 			require.NoError(t, err)
 			assert.Positive(t, st.ID)
@@ -175,7 +175,7 @@ func checkGolden(t *testing.T, path string, got []byte) {
 
 func TestCreatingStreamsFetchesTheKeyOnce(t *testing.T) {
 	t.Parallel()
-	srv, c, _ := fakeGitHub(t)
+	srv, c, _ := recordedFake(t)
 	ctx := context.Background()
 	for i := range 5 {
 		_, err := c.CreateStream(ctx, srv.Enterprise(), StreamConfig{Enabled: i%2 == 0, Vendor: variants[4].vendor})
@@ -205,7 +205,7 @@ func TestCreatingStreamsFetchesTheKeyOnce(t *testing.T) {
 
 func TestConcurrentCreatesShareOneKeyFetch(t *testing.T) {
 	t.Parallel()
-	srv, c, _ := fakeGitHub(t)
+	srv, c, _ := recordedFake(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for i := range errs {
@@ -224,7 +224,7 @@ func TestConcurrentCreatesShareOneKeyFetch(t *testing.T) {
 
 func TestStreamKeyAlwaysAsksGitHubAndFeedsTheCache(t *testing.T) {
 	t.Parallel()
-	srv, c, _ := fakeGitHub(t)
+	srv, c, _ := recordedFake(t)
 	ctx := context.Background()
 	k1, err := c.StreamKey(ctx, srv.Enterprise())
 	require.NoError(t, err)
@@ -246,7 +246,7 @@ func TestStreamKeyAlwaysAsksGitHubAndFeedsTheCache(t *testing.T) {
 
 func TestStreamLifecycle(t *testing.T) {
 	t.Parallel()
-	srv, c, _ := fakeGitHub(t)
+	srv, c, _ := recordedFake(t)
 	ctx := context.Background()
 	ent := srv.Enterprise()
 	dd := Datadog{Site: DatadogEU1, Token: "SECRET-old"}
@@ -292,7 +292,7 @@ func TestStreamLifecycle(t *testing.T) {
 
 func TestValidationErrorsInBothShapes(t *testing.T) {
 	t.Parallel()
-	srv, c, _ := fakeGitHub(t)
+	srv, c, _ := recordedFake(t)
 	ctx := context.Background()
 	ent := srv.Enterprise()
 	_, pub := srv.StreamKey()

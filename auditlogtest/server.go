@@ -255,13 +255,21 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Fault:    out.fault,
 		Time:     arrived,
 	}
+	if !out.aborted && !out.reset {
+		entry.Status = out.resp.status
+	}
+	// Log before answering: a client that has its response must find its
+	// request in Requests().
+	s.mu.Lock()
+	s.log = append(s.log, entry)
+	s.mu.Unlock()
+
 	switch {
 	case out.aborted:
 		// Nothing to write: the client is gone or the server is closing.
 	case out.reset:
 		resetConn(w)
 	default:
-		entry.Status = out.resp.status
 		out.resp.header.Set("X-GitHub-Request-Id", reqID)
 		if out.truncate && len(out.resp.body) > 0 {
 			if !writeTruncated(w, out.resp) {
@@ -271,9 +279,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			writeResponse(w, out.resp)
 		}
 	}
-	s.mu.Lock()
-	s.log = append(s.log, entry)
-	s.mu.Unlock()
 }
 
 func requestID(seed int64, n uint64) string {

@@ -1,0 +1,332 @@
+package auditlog
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ghaudit/auditlog/auditlogtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// synctestEpoch is where time starts inside a synctest bubble.
+var synctestEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// fakeGitHub is an auditlogtest server whose clock is the fake clock of a
+// synctest bubble. The server runs outside the bubble (its listener would
+// otherwise keep the bubble from ever being idle, so fake time would never
+// advance); the client's transport, inside the bubble, publishes the
+// bubble's time before each request, and the server reads it. A request takes
+// no fake time, so the server sees exactly the time the client sent at.
+type fakeGitHub struct {
+	*auditlogtest.Server
+	now atomic.Int64 // unix nanoseconds of the bubble's clock
+}
+
+func newFakeGitHub(t *testing.T, opts ...auditlogtest.Option) *fakeGitHub {
+	t.Helper()
+	f := &fakeGitHub{}
+	f.now.Store(synctestEpoch.UnixNano())
+	clock := func() time.Time { return time.Unix(0, f.now.Load()).UTC() }
+	f.Server = auditlogtest.NewServer(append([]auditlogtest.Option{auditlogtest.WithClock(clock)}, opts...)...)
+	t.Cleanup(f.Close)
+	return f
+}
+
+// transport must be called inside the bubble. Keep-alives are off so that
+// no connection goroutine lingers in the bubble between requests.
+func (f *fakeGitHub) transport() http.RoundTripper {
+	base := &http.Transport{DisableKeepAlives: true}
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		f.now.Store(time.Now().UnixNano())
+		return base.RoundTrip(r)
+	})
+}
+
+// client must be called inside the bubble.
+func (f *fakeGitHub) client(t *testing.T, opts ...Option) *Client {
+	t.Helper()
+	c, err := NewClient(append([]Option{
+		WithBaseURL(f.URL()), WithToken(f.Token()),
+		WithHTTPClient(&http.Client{Transport: f.transport()}),
+	}, opts...)...)
+	require.NoError(t, err)
+	return c
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// walk reads the whole audit log page by page, following Next, and returns
+// the document IDs seen.
+func walk(ctx context.Context, c *Client, enterprise string, perPage int) ([]string, error) {
+	var ids []string
+	q := &Query{PerPage: perPage, Order: OrderAsc, Include: IncludeAll}
+	for {
+		page, err := c.AuditLog(ctx, enterprise, q)
+		if err != nil {
+			return ids, err
+		}
+		for _, ev := range page.Events {
+			ids = append(ids, ev.DocumentID)
+		}
+		if page.Next.IsZero() {
+			return ids, nil
+		}
+		q = q.At(page.Next)
+	}
+}
+
+// settledRequests closes the server, which waits for in-flight handlers,
+// and returns its request log: the fake logs a request after writing the
+// response, so before Close the last entries may be missing.
+func (f *fakeGitHub) settledRequests() []auditlogtest.Request {
+	f.Close()
+	return f.Requests()
+}
+
+// windowCounts counts the requests the server let through (2xx) and refused
+// with 403/429 in each window of length w since synctestEpoch.
+func windowCounts(reqs []auditlogtest.Request, w time.Duration) (served map[int]int, refused int) {
+	served = map[int]int{}
+	for _, r := range reqs {
+		switch {
+		case r.Status >= 200 && r.Status < 300:
+			served[int(r.Time.Sub(synctestEpoch)/w)]++
+		case r.Status == http.StatusForbidden || r.Status == http.StatusTooManyRequests:
+			refused++
+		}
+	}
+	return served, refused
+}
+
+// TestWalkUsesTheWholeBudget walks the log continuously for five windows of
+// 60 requests per 6 s and checks that the budget is used (>= 99%) without a
+// single refusal, both with the default burst (a window's budget at once)
+// and with requests spread evenly over the window.
+func TestWalkUsesTheWholeBudget(t *testing.T) {
+	t.Parallel()
+	const (
+		limit   = 60
+		window  = 6 * time.Second
+		windows = 5
+		perPage = 10
+	)
+	for _, tc := range []struct {
+		name  string
+		burst int
+	}{
+		{"burst", 0},
+		{"even", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// Exactly windows*limit pages: the walk needs the whole budget of 5 windows.
+			f := newFakeGitHub(t,
+				auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
+				auditlogtest.WithGeneratedEvents(windows*limit*perPage, 7))
+			synctest.Test(t, func(t *testing.T) {
+				c := f.client(t, WithRateLimits(map[string]RateLimit{
+					ResourceAuditLog: {Requests: limit, Per: window, Burst: tc.burst}}))
+				start := time.Now()
+				ids, err := walk(t.Context(), c, f.Enterprise(), perPage)
+				require.NoError(t, err)
+				elapsed := time.Since(start)
+				assert.Equal(t, windows*limit*perPage, len(ids))
+
+				served, refused := windowCounts(f.settledRequests(), window)
+				assert.Zero(t, refused, "requests refused")
+				total := 0
+				for w, n := range served {
+					assert.LessOrEqual(t, n, limit, "window %d over budget", w)
+					total += n
+				}
+				assert.Equal(t, windows*limit, total)
+				// The walk needs 300 requests; at 60 per 6 s the last window
+				// opens at 24 s. Utilisation is what was served over what the
+				// windows the walk spanned allowed.
+				spanned := int(elapsed/window) + 1
+				util := float64(total) / float64(spanned*limit)
+				t.Logf("served %d in %v over %d windows: utilisation %.1f%%, %d refusals", total, elapsed, spanned, 100*util, refused)
+				assert.GreaterOrEqual(t, util, 0.99)
+			})
+		})
+	}
+}
+
+// TestWalkThroughRefusals forces each refusal shape in the middle of a walk
+// and checks that the walk still returns every event and that the wait after
+// the refusal is the one GitHub's documentation asks for, to the nanosecond
+// of the fake clock.
+func TestWalkThroughRefusals(t *testing.T) {
+	t.Parallel()
+	const (
+		limit  = 1000
+		window = time.Hour
+		events = 200
+	)
+	for _, tc := range []struct {
+		name  string
+		fault auditlogtest.Fault
+		n     int
+		// want is the wait before each retry, from the refusal's time.
+		want func(refusal time.Time, reset time.Time) []time.Duration
+	}{
+		{"primary 403: remaining 0, wait for reset", auditlogtest.Fault{Kind: auditlogtest.FaultPrimary403}, 1,
+			func(at, reset time.Time) []time.Duration { return []time.Duration{reset.Sub(at)} }},
+		{"primary 429: remaining 0, wait for reset", auditlogtest.Fault{Kind: auditlogtest.FaultPrimary429}, 1,
+			func(at, reset time.Time) []time.Duration { return []time.Duration{reset.Sub(at)} }},
+		{"429 with retry-after", auditlogtest.Fault{Kind: auditlogtest.FaultSecondary429, RetryAfter: 7 * time.Second}, 1,
+			func(time.Time, time.Time) []time.Duration { return []time.Duration{7 * time.Second} }},
+		{"secondary 403 with retry-after", auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: 42 * time.Second}, 1,
+			func(time.Time, time.Time) []time.Duration { return []time.Duration{42 * time.Second} }},
+		{"secondary 403 bare, twice: 1 min then 2 min", auditlogtest.Fault{Kind: auditlogtest.FaultSecondaryBare}, 2,
+			func(time.Time, time.Time) []time.Duration { return []time.Duration{time.Minute, 2 * time.Minute} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeGitHub(t,
+				auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
+				auditlogtest.WithGeneratedEvents(events, 3))
+			synctest.Test(t, func(t *testing.T) {
+				c := f.client(t, WithMaxWait(time.Hour))
+				// A few pages first, then the refusals on the next request.
+				first, err := c.AuditLog(t.Context(), f.Enterprise(), &Query{PerPage: 50, Order: OrderAsc, Include: IncludeAll})
+				require.NoError(t, err)
+				f.Script(tc.fault, tc.n)
+				rest, err := walk(t.Context(), c, f.Enterprise(), 50)
+				require.NoError(t, err)
+				ids := map[string]bool{}
+				for _, id := range rest {
+					ids[id] = true
+				}
+				assert.Equal(t, events, len(ids), "every event")
+				assert.Equal(t, events, len(rest), "no event twice")
+				assert.Len(t, first.Events, 50)
+
+				reqs := f.settledRequests()
+				var refusals []int
+				for i, r := range reqs {
+					if r.Fault != "" {
+						refusals = append(refusals, i)
+					}
+				}
+				require.Len(t, refusals, tc.n)
+				// The first window opened with the first request, at the epoch.
+				want := tc.want(reqs[refusals[0]].Time, synctestEpoch.Add(window))
+				for k, i := range refusals {
+					require.Less(t, i+1, len(reqs))
+					assert.Equal(t, want[k], reqs[i+1].Time.Sub(reqs[i].Time), "wait after refusal %d", k+1)
+				}
+				if tc.fault.Kind == auditlogtest.FaultPrimary403 || tc.fault.Kind == auditlogtest.FaultPrimary429 {
+					// The wait ended exactly when the window reset, at the
+					// end of the hour that began with the first request.
+					assert.Equal(t, synctestEpoch.Add(window), reqs[refusals[0]+1].Time)
+				}
+			})
+		})
+	}
+}
+
+// TestSharedBudget runs 8 goroutines on one Client, and two Clients on one
+// Budget, against a 60 per 6 s limit: between them they never exceed it and
+// are never refused.
+func TestSharedBudget(t *testing.T) {
+	t.Parallel()
+	const (
+		limit  = 60
+		window = 6 * time.Second
+	)
+	for _, tc := range []struct {
+		name    string
+		clients int
+		workers int // per client
+	}{
+		{"8 goroutines, 1 client", 1, 8},
+		{"2 clients, 4 goroutines each", 2, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeGitHub(t,
+				auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
+				auditlogtest.WithGeneratedEvents(30, 5))
+			synctest.Test(t, func(t *testing.T) {
+				b, err := NewBudget(map[string]RateLimit{ResourceAuditLog: {Requests: limit, Per: window}})
+				require.NoError(t, err)
+				var wg sync.WaitGroup
+				var failures atomic.Int64
+				for range tc.clients {
+					c := f.client(t, WithLimiter(b))
+					for range tc.workers {
+						wg.Go(func() {
+							for range 40 { // 320 requests in all: over 5 windows' worth
+								if _, err := c.AuditLog(t.Context(), f.Enterprise(), &Query{PerPage: 5}); err != nil {
+									failures.Add(1)
+								}
+							}
+						})
+					}
+				}
+				wg.Wait()
+				assert.Zero(t, failures.Load())
+				served, refused := windowCounts(f.settledRequests(), window)
+				assert.Zero(t, refused, "requests refused")
+				total := 0
+				for w, n := range served {
+					assert.LessOrEqual(t, n, limit, "window %d over budget", w)
+					total += n
+				}
+				assert.Equal(t, tc.clients*tc.workers*40, total)
+			})
+		})
+	}
+}
+
+// TestStreamBudgetIsSeparate spends the whole 15/h stream budget and checks
+// that audit-log calls are neither charged nor held back by it, and that the
+// 16th stream call would wait for the stream window.
+func TestStreamBudgetIsSeparate(t *testing.T) {
+	t.Parallel()
+	f := newFakeGitHub(t, auditlogtest.WithGeneratedEvents(10, 1))
+	synctest.Test(t, func(t *testing.T) {
+		c := f.client(t, WithMaxWait(time.Minute))
+		streamCall := func() error {
+			_, err := c.do(t.Context(), &call{method: http.MethodGet,
+				path: "enterprises/" + f.Enterprise() + "/audit-log/streams", resource: ResourceAuditLogStreaming})
+			return err
+		}
+		for range 15 {
+			require.NoError(t, streamCall())
+		}
+		start := time.Now()
+		for range 20 {
+			_, err := c.AuditLog(t.Context(), f.Enterprise(), nil)
+			require.NoError(t, err)
+		}
+		assert.Zero(t, time.Since(start), "audit-log calls waited on the stream budget")
+		_, remaining, used, _ := f.Budget(f.Token(), ResourceAuditLog)
+		assert.Equal(t, 20, used)
+		assert.Equal(t, 1730, remaining)
+
+		// The 16th stream call would wait the rest of the hour: past MaxWait,
+		// it fails at once without being sent, saying when to come back.
+		err := streamCall()
+		var rl *RateLimitError
+		require.ErrorAs(t, err, &rl)
+		assert.ErrorIs(t, err, ErrRateLimited)
+		assert.Equal(t, ResourceAuditLogStreaming, rl.Resource)
+		assert.Equal(t, 15, rl.Limit)
+		assert.Equal(t, 0, rl.Remaining)
+		assert.True(t, synctestEpoch.Add(time.Hour).Equal(rl.Reset), "Reset %v", rl.Reset)
+		assert.True(t, synctestEpoch.Add(time.Hour).Equal(rl.RetryAt()), "RetryAt %v", rl.RetryAt())
+		assert.Zero(t, time.Since(start), "the call slept")
+		_, _, used, _ = f.Budget(f.Token(), ResourceAuditLogStreaming)
+		assert.Equal(t, 15, used, "the call was sent")
+	})
+}

@@ -1,0 +1,244 @@
+package auditlog
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+)
+
+// DefaultMaxWait is how long one call may wait in total, for budget or
+// between retries, unless [WithMaxWait] says otherwise. Fifteen minutes
+// covers a secondary-limit backoff of 1, 2, 4 and 8 minutes and a quarter of
+// an hourly window; a backfill that hits the primary limit (up to an hour)
+// gets a [*RateLimitError] saying when to come back, or a caller who wants
+// to sleep through it raises the bound.
+const DefaultMaxWait = 15 * time.Minute
+
+// DefaultMaxAttempts is how many times one call is sent, counting the first,
+// unless [WithMaxAttempts] says otherwise.
+const DefaultMaxAttempts = 5
+
+// secondaryMinWait is the first wait after a secondary-limit refusal that
+// says neither retry-after nor remaining 0; GitHub asks for at least a
+// minute, then exponentially longer.
+const secondaryMinWait = time.Minute
+
+// primaryMinWait is the wait after a primary refusal whose reset is already
+// past by our clock (skew): long enough not to hammer the server.
+const primaryMinWait = time.Second
+
+// backoff is the capped exponential backoff with full jitter used between
+// attempts after a transient failure.
+type backoff struct {
+	base, cap time.Duration
+	// jitter returns a uniform duration in [0, d]; tests replace it.
+	jitter func(d time.Duration) time.Duration
+}
+
+var defaultBackoff = backoff{
+	base:   time.Second,
+	cap:    30 * time.Second,
+	jitter: func(d time.Duration) time.Duration { return rand.N(d + 1) },
+}
+
+// delay is the wait after the nth failed attempt (n from 1).
+func (b backoff) delay(n int) time.Duration {
+	d := b.cap
+	if n-1 < 30 && b.base<<(n-1) < b.cap {
+		d = b.base << (n - 1)
+	}
+	return b.jitter(d)
+}
+
+// callState is what the pipeline remembers across the attempts of one call.
+type callState struct {
+	call   *call
+	path   string
+	start  time.Time
+	waited time.Duration // total slept so far, bounded by MaxWait
+	bare   int           // secondary refusals without timing headers so far
+	why    string        // the reason of the next budget wait, for logs
+}
+
+// allowance is how much longer this call may wait: what is left of MaxWait,
+// and of the context's deadline.
+func (c *Client) allowance(ctx context.Context, st *callState, now time.Time) time.Duration {
+	left := c.maxWait - st.waited
+	if dl, ok := ctx.Deadline(); ok {
+		left = min(left, dl.Sub(now))
+	}
+	return max(left, 0)
+}
+
+// pace waits until the limiter lets the call's next attempt go, or fails at
+// once when that wait would go past MaxWait or the context's deadline.
+func (c *Client) pace(ctx context.Context, st *callState) error {
+	cl := st.call
+	now := time.Now()
+	wait, err := c.limiter.Reserve(cl.resource, now, c.allowance(ctx, st, now))
+	why := st.why
+	st.why = ""
+	if why == "" {
+		why = "budget"
+	}
+	if err != nil {
+		var rl *RateLimitError
+		if errors.As(err, &rl) {
+			rl.Method, rl.Path = cl.method, st.path
+			if rl.observed.IsZero() {
+				rl.observed = now
+			}
+		}
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: budget exhausted; not waiting past the bound",
+			slog.String("method", cl.method), slog.String("path", st.path),
+			slog.String("resource", cl.resource), slog.String("why", why),
+			slog.Duration("would_wait", durationOf(rl)), slog.Duration("waited", st.waited),
+			slog.Duration("max_wait", c.maxWait))
+		return err
+	}
+	if wait <= 0 {
+		return nil
+	}
+	c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: waiting for budget",
+		slog.String("method", cl.method), slog.String("path", st.path),
+		slog.String("resource", cl.resource), slog.String("why", why), slog.Duration("wait", wait))
+	if err := sleep(ctx, wait); err != nil {
+		// The reservation is not used: settle it.
+		c.limiter.Observe(cl.resource, time.Now(), Rate{Limit: -1, Remaining: -1, Used: -1})
+		return err
+	}
+	st.waited += wait
+	return nil
+}
+
+func durationOf(rl *RateLimitError) time.Duration {
+	if rl == nil {
+		return 0
+	}
+	return rl.RetryAfter
+}
+
+// observe shows the rate headers of a response to the limiter and logs the
+// budget seen.
+func (c *Client) observe(ctx context.Context, cl *call, resp *http.Response) {
+	r := parseRate(resp.Header)
+	c.limiter.Observe(cl.resource, time.Now(), r)
+	if r.Known() {
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: budget",
+			slog.String("resource", cl.resource), slog.String("reported_resource", r.Resource),
+			slog.Int("limit", r.Limit), slog.Int("remaining", r.Remaining), slog.Time("reset", r.Reset))
+	}
+}
+
+// Retry reasons, for logs.
+const (
+	reasonRetryAfter  = "rate limited: retry-after"
+	reasonReset       = "rate limited: remaining 0, wait for reset"
+	reasonSecondary   = "secondary rate limit without retry-after: exponential wait"
+	reasonPrimaryBare = "primary rate limit without reset: exponential wait"
+	reasonTransient   = "transient failure: backoff with jitter"
+)
+
+// retryAfter decides whether a failed attempt is sent again, after how long
+// and why. A rate-limit refusal is retried for any method (GitHub did not
+// act on it) after the wait GitHub asks for, which is set on the limiter so
+// that every caller sharing it holds back too; a transient failure is
+// retried only when the request is safe to repeat. Nothing is retried past
+// MaxAttempts, and a wait that would go past MaxWait or the context's
+// deadline is not started: the error is returned at once.
+func (c *Client) retryAfter(ctx context.Context, st *callState, attempt int, err error) (time.Duration, string, bool) {
+	if attempt >= c.maxAttempts {
+		return 0, "", false
+	}
+	now := time.Now()
+	left := c.allowance(ctx, st, now)
+	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		wait, reason := rateLimitWait(rl, now, st)
+		if wait > left {
+			return 0, "", false
+		}
+		c.limiter.Pause(st.call.resource, now.Add(wait))
+		st.why = reason
+		return wait, reason, true
+	}
+	if !transient(st.call.method, err) {
+		return 0, "", false
+	}
+	wait := c.backoff.delay(attempt)
+	if wait > left {
+		return 0, "", false
+	}
+	return wait, reasonTransient, true
+}
+
+// rateLimitWait is the wait GitHub's documentation asks for after a refusal,
+// in its order: retry-after; else, with remaining 0, until reset; else at
+// least a minute, doubling with each such refusal of the call. When a
+// refusal carries both retry-after and remaining 0, the limiter (which saw
+// the headers) also holds until reset, so the later of the two applies: a
+// retry before the reset would be refused again.
+func rateLimitWait(rl *RateLimitError, now time.Time, st *callState) (time.Duration, string) {
+	switch {
+	case rl.RetryAfter > 0:
+		return rl.RetryAfter, reasonRetryAfter
+	case rl.Remaining == 0 && !rl.Reset.IsZero():
+		return max(rl.Reset.Sub(now), primaryMinWait), reasonReset
+	}
+	st.bare++
+	reason := reasonSecondary
+	if !rl.Secondary {
+		reason = reasonPrimaryBare
+	}
+	return secondaryMinWait << min(st.bare-1, 10), reason
+}
+
+// transient reports whether err is a failure worth repeating the request
+// for: a network error or a truncated body, or a 500, 502, 503 or 504. A
+// request that is not idempotent (POST) is repeated only when it cannot have
+// reached the server: its connection was never made.
+func transient(method string, err error) bool {
+	var te *tokenError
+	if errors.As(err, &te) {
+		return false
+	}
+	var ne *NetworkError
+	var ae *APIError
+	switch {
+	case errors.As(err, &ne):
+		return idempotent(method) || notSent(ne)
+	case errors.As(err, &ae):
+		switch ae.StatusCode {
+		case http.StatusInternalServerError, http.StatusBadGateway,
+			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return idempotent(method)
+		}
+	}
+	return false
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// notSent reports whether a network error happened before any byte of the
+// request could be written: the dial failed (refused, unreachable, DNS).
+func notSent(ne *NetworkError) bool {
+	if ne.Status != 0 {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(ne.Err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(ne.Err, &dns)
+}
