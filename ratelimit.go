@@ -122,9 +122,11 @@ var DefaultOtherRateLimit = RateLimit{Requests: 5000, Per: time.Hour}
 // Budget is the default [Limiter]: one token bucket per resource on
 // golang.org/x/time/rate, kept in line with the x-ratelimit-* headers of
 // every response. When GitHub says remaining is 0, no request on that
-// resource is let through until x-ratelimit-reset; when GitHub reports a
-// different limit, the bucket is re-paced to it (over the configured
-// window). Requests in flight are counted against the remaining budget, so
+// resource is let through until x-ratelimit-reset; each window GitHub
+// reports is paced from its own headers (what remains, over the time until
+// its reset), so a limit or window other than the configured one is
+// followed at once; the configured RateLimit paces only until the first
+// response. Requests in flight are counted against the remaining budget, so
 // goroutines and Clients sharing one Budget never overdraw it between them.
 //
 // A Budget is safe for concurrent use and is meant to be shared by every
@@ -224,16 +226,14 @@ func (b *Budget) Observe(resource string, now time.Time, r Rate) {
 	if bk.inflight > 0 {
 		bk.inflight--
 	}
-	if r.Limit > 0 && r.Limit != bk.limit {
-		bk.limit = r.Limit
-		burst := bk.cfg.burst()
-		if bk.cfg.Burst == 0 || burst > r.Limit {
-			burst = r.Limit
-		}
-		bk.tb.SetLimitAt(now, perWindow(r.Limit, bk.cfg.Per))
-		bk.tb.SetBurstAt(now, burst)
-	}
 	if !r.Known() || r.Reset.IsZero() || !now.Before(r.Reset) {
+		// No window to go by: a limit GitHub reports still re-paces the
+		// bucket, over the configured window.
+		if r.Limit > 0 && r.Limit != bk.limit {
+			bk.limit = r.Limit
+			bk.tb.SetLimitAt(now, perWindow(r.Limit, bk.cfg.Per))
+			bk.tb.SetBurstAt(now, min(bk.cfg.burst(), r.Limit))
+		}
 		return
 	}
 	if bk.known && r.Reset.Before(bk.reset) {
@@ -244,10 +244,28 @@ func (b *Budget) Observe(resource string, now time.Time, r Rate) {
 	// more than is left: only a lower count is news (another consumer of
 	// the same budget). A new window starts from what GitHub says.
 	left := r.Remaining - bk.inflight
-	if bk.known && r.Reset.Equal(bk.reset) {
+	newWindow := !bk.known || r.Reset.After(bk.reset)
+	if !newWindow {
 		left = min(left, bk.remaining)
 	}
 	bk.known, bk.reset, bk.remaining = true, r.Reset, left
+	if r.Limit > 0 {
+		bk.limit = r.Limit
+	}
+	if newWindow {
+		// The server's window wins over the configured one, whatever its
+		// length: pace what it says is left over the time it says is left.
+		span := r.Reset.Sub(now)
+		if bk.cfg.Burst == 0 {
+			// GitHub grants the window at once; remaining stops the burst.
+			bk.tb = rate.NewLimiter(perWindow(max(bk.limit, 1), span), max(bk.limit, 1))
+		} else {
+			// left+1 intervals: the last request goes before the reset,
+			// not on it (where it would count against the next window).
+			bk.tb.SetLimitAt(now, perWindow(max(left, 0)+1, span))
+			bk.tb.SetBurstAt(now, min(bk.cfg.Burst, max(bk.limit, 1)))
+		}
+	}
 }
 
 // Pause implements [Limiter].

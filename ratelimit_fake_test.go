@@ -119,11 +119,13 @@ func TestWalkUsesTheWholeBudget(t *testing.T) {
 		perPage = 10
 	)
 	for _, tc := range []struct {
-		name  string
-		burst int
+		name     string
+		burst    int
+		defaults bool // no WithRateLimits: the client learns the window from the headers
 	}{
-		{"burst", 0},
-		{"even", 1},
+		{"burst", 0, false},
+		{"even", 1, false},
+		{"defaults", 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -132,8 +134,12 @@ func TestWalkUsesTheWholeBudget(t *testing.T) {
 				auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
 				auditlogtest.WithGeneratedEvents(windows*limit*perPage, 7))
 			synctest.Test(t, func(t *testing.T) {
-				c := f.client(t, WithRateLimits(map[string]RateLimit{
-					ResourceAuditLog: {Requests: limit, Per: window, Burst: tc.burst}}))
+				var opts []Option
+				if !tc.defaults {
+					opts = append(opts, WithRateLimits(map[string]RateLimit{
+						ResourceAuditLog: {Requests: limit, Per: window, Burst: tc.burst}}))
+				}
+				c := f.client(t, opts...)
 				start := time.Now()
 				ids, err := walk(t.Context(), c, f.Enterprise(), perPage)
 				require.NoError(t, err)
