@@ -175,42 +175,17 @@ func decodeEvents(s string) ([]Event, error) {
 // decodeEvent decodes the object starting at s[i] into ev and returns the
 // index after it.
 func decodeEvent(s string, i int, ev *Event) (int, error) {
-	start := i
 	if i >= len(s) || s[i] != '{' {
 		return i, syntaxError(i, "an entry must be a JSON object")
 	}
-	i = skipWS(s, i+1)
-	if i < len(s) && s[i] == '}' {
-		ev.raw = s[start : i+1]
-		return i + 1, nil
+	end, err := readObject(s, i, 0, func(key string, j int) (int, error) {
+		return ev.setField(key, s, j)
+	})
+	if err != nil {
+		return end, err
 	}
-	for {
-		if i >= len(s) || s[i] != '"' {
-			return i, syntaxError(i, "expected a field name")
-		}
-		key, j, err := readString(s, i)
-		if err != nil {
-			return j, err
-		}
-		i = skipWS(s, j)
-		if i >= len(s) || s[i] != ':' {
-			return i, syntaxError(i, "expected : after a field name")
-		}
-		i = skipWS(s, i+1)
-		if i, err = ev.setField(key, s, i); err != nil {
-			return i, err
-		}
-		i = skipWS(s, i)
-		if i < len(s) && s[i] == ',' {
-			i = skipWS(s, i+1)
-			continue
-		}
-		if i < len(s) && s[i] == '}' {
-			ev.raw = s[start : i+1]
-			return i + 1, nil
-		}
-		return i, syntaxError(i, "expected , or } in an entry")
-	}
+	ev.raw = s[i:end]
+	return end, nil
 }
 
 // setField decodes the value at s[i] into the field named key, if the
