@@ -126,6 +126,17 @@ func FuzzDecodeEvents(f *testing.F) {
 		if json.Unmarshal(data, &raws) != nil {
 			return
 		}
+		if nestingDepth(data) > maxDepth {
+			// decodeEvents bounds nesting on purpose (encoding/json allows
+			// 10,000 levels); past the bound it must refuse, and say why.
+			if err == nil && nestingDepth(data) > maxDepth+2 {
+				t.Fatalf("accepted nesting %d past the bound %d", nestingDepth(data), maxDepth)
+			}
+			if err != nil && !strings.Contains(err.Error(), "nesting too deep") {
+				t.Fatalf("deep input refused for another reason: %v", err)
+			}
+			return
+		}
 		for _, r := range raws {
 			if len(r) == 0 || r[0] != '{' {
 				return // a page of non-objects: decodeEvents may refuse it
@@ -163,6 +174,26 @@ func FuzzDecodeEvents(f *testing.F) {
 			}
 		}
 	})
+}
+
+// nestingDepth is the deepest nesting of arrays and objects in valid JSON.
+func nestingDepth(data []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // FuzzPhraseBuilder: building a phrase from arbitrary values never panics,
