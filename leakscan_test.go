@@ -132,7 +132,8 @@ func findLeaks(text string, secrets []string) []string {
 			if end < 0 {
 				end = len(text) - i
 			}
-			found = append(found, fmt.Sprintf("secret %.6s… found in: %s", s, text[start:i+end]))
+			line := strings.ReplaceAll(text[start:i+end], s, "<"+s[:min(6, len(s))]+"…>")
+			found = append(found, fmt.Sprintf("secret %.6s… found in: %s", s, line))
 		}
 	}
 	return found
