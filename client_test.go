@@ -33,7 +33,7 @@ func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *httptest.Ser
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	c, err := NewClient(append([]Option{WithBaseURL(srv.URL + "/api-prefix"), WithToken(testToken)}, opts...)...)
+	c, err := NewClient(append([]Option{WithBaseURL(srv.URL + "/api-prefix"), WithToken(testToken), WithLogger(testLogger)}, opts...)...)
 	require.NoError(t, err)
 	return c, mux, srv
 }

@@ -3,6 +3,7 @@ package auditlog
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/nacl/box"
@@ -39,7 +40,13 @@ func Seal(publicKey string, plaintext []byte) (string, error) {
 // parsePublicKey decodes and checks a standard-base64 Curve25519 public key.
 // The key is public, so errors may quote it.
 func parsePublicKey(publicKey string) (*[PublicKeySize]byte, error) {
-	raw, err := base64.StdEncoding.DecodeString(publicKey)
+	// Strict, and re-encoded to compare: the decoder would otherwise skip
+	// line breaks and ignore non-zero padding bits, accepting many spellings
+	// of one key.
+	raw, err := base64.StdEncoding.Strict().DecodeString(publicKey)
+	if err == nil && base64.StdEncoding.EncodeToString(raw) != publicKey {
+		err = errors.New("not canonical")
+	}
 	if err != nil {
 		return nil, &InputError{Field: "publicKey", Reason: fmt.Sprintf(
 			"%s is not standard base64 (the key of GET .../audit-log/stream-key)", quoteValue(publicKey))}

@@ -70,13 +70,13 @@ func (f *FieldError) UnmarshalJSON(b []byte) error {
 func (f FieldError) String() string {
 	var parts []string
 	if f.Field != "" {
-		parts = append(parts, f.Field)
+		parts = append(parts, oneLine(f.Field))
 	}
 	if f.Code != "" {
-		parts = append(parts, f.Code)
+		parts = append(parts, oneLine(f.Code))
 	}
 	if f.Message != "" {
-		parts = append(parts, f.Message)
+		parts = append(parts, oneLine(f.Message))
 	}
 	return strings.Join(parts, ": ")
 }
@@ -100,7 +100,7 @@ func (e *APIError) Error() string {
 	fmt.Fprintf(&b, "auditlog: %s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
 	if e.Message != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Message)
+		b.WriteString(oneLine(e.Message))
 	}
 	for i, fe := range e.Errors {
 		if i == 0 {
@@ -115,7 +115,7 @@ func (e *APIError) Error() string {
 	}
 	if e.RequestID != "" {
 		b.WriteString(" (request ")
-		b.WriteString(e.RequestID)
+		b.WriteString(oneLine(e.RequestID))
 		b.WriteString(")")
 	}
 	return b.String()
@@ -167,7 +167,7 @@ func (e *RateLimitError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "auditlog: %s %s: %s rate limit", e.Method, e.Path, kind)
 	if e.Resource != "" {
-		b.WriteString(" on " + e.Resource)
+		b.WriteString(" on " + oneLine(e.Resource))
 	}
 	if when := e.RetryAt(); !when.IsZero() {
 		b.WriteString("; retry at " + when.UTC().Format(time.RFC3339))
@@ -175,7 +175,7 @@ func (e *RateLimitError) Error() string {
 		b.WriteString("; retry after at least a minute")
 	}
 	if e.RequestID != "" {
-		b.WriteString(" (request " + e.RequestID + ")")
+		b.WriteString(" (request " + oneLine(e.RequestID) + ")")
 	}
 	return b.String()
 }
@@ -289,4 +289,23 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// oneLine escapes the control characters (and Unicode line separators) of
+// a server-supplied string, so an error message stays on one line and a
+// body cannot forge log lines.
+func oneLine(s string) string {
+	isBreak := func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 }
+	if strings.IndexFunc(s, isBreak) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isBreak(r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

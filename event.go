@@ -562,18 +562,27 @@ func escapeLen(s string, i int) (int, error) {
 	return 0, syntaxError(i, "invalid escape")
 }
 
-// readString decodes the string at s[i]. A string without escapes is
-// returned as a substring of s, with no allocation.
+// readString decodes the string at s[i]. A string without escapes and of
+// valid UTF-8 is returned as a substring of s, with no allocation; invalid
+// UTF-8 is replaced byte by byte with U+FFFD, as encoding/json does, so a
+// typed field never holds invalid UTF-8.
 func readString(s string, i int) (string, int, error) {
 	start := i + 1
+	ascii := true
 	for j := start; j < len(s); j++ {
 		switch c := s[j]; {
 		case c == '"':
+			if !ascii && !utf8.ValidString(s[start:j]) {
+				// Replace invalid bytes as encoding/json does.
+				return readEscaped(s, start)
+			}
 			return s[start:j], j + 1, nil
 		case c == '\\':
 			return readEscaped(s, start)
 		case c < 0x20:
 			return "", j, syntaxError(j, "control character in string")
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 	}
 	return "", len(s), syntaxError(len(s), "unterminated string")
@@ -589,6 +598,16 @@ func readEscaped(s string, start int) (string, int, error) {
 			return string(buf), j + 1, nil
 		case c < 0x20:
 			return "", j, syntaxError(j, "control character in string")
+		case c >= utf8.RuneSelf:
+			// Each byte of invalid UTF-8 becomes U+FFFD, as in encoding/json.
+			r, size := utf8.DecodeRuneInString(s[j:])
+			if r == utf8.RuneError && size == 1 {
+				buf = utf8.AppendRune(buf, utf8.RuneError)
+			} else {
+				buf = append(buf, s[j:j+size]...)
+			}
+			j += size
+			continue
 		case c != '\\':
 			buf = append(buf, c)
 			j++

@@ -22,7 +22,7 @@ func newFake(t *testing.T, opts ...auditlogtest.Option) (*auditlogtest.Server, *
 	opts = append([]auditlogtest.Option{auditlogtest.WithRateLimit("audit_log", 1<<30, time.Hour)}, opts...)
 	srv := auditlogtest.NewServer(opts...)
 	t.Cleanup(srv.Close)
-	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()))
+	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()), WithLogger(testLogger))
 	require.NoError(t, err)
 	return srv, c
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // PhraseBuilder builds a search phrase for [Query].Phrase in GitHub's
@@ -162,9 +163,11 @@ func checkQualifier(key, value string) error {
 	return nil
 }
 
-// quoteTerm quotes a value holding spaces, as the search syntax requires.
+// quoteTerm quotes a value holding white space, as the search syntax
+// requires; any Unicode space counts (U+00A0, U+3000, ...), since a search
+// parser may split on it.
 func quoteTerm(v string) string {
-	if strings.ContainsAny(v, " \t") {
+	if strings.IndexFunc(v, unicode.IsSpace) >= 0 {
 		return `"` + v + `"`
 	}
 	return v

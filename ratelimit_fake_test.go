@@ -53,7 +53,7 @@ func (f *fakeGitHub) client(t *testing.T, opts ...Option) *Client {
 	t.Helper()
 	c, err := NewClient(append([]Option{
 		WithBaseURL(f.URL()), WithToken(f.Token()),
-		WithHTTPClient(&http.Client{Transport: f.transport()}),
+		WithHTTPClient(&http.Client{Transport: f.transport()}), WithLogger(testLogger),
 	}, opts...)...)
 	require.NoError(t, err)
 	return c

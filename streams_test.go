@@ -66,7 +66,7 @@ func recordedFake(t *testing.T, opts ...auditlogtest.Option) (*auditlogtest.Serv
 	srv := auditlogtest.NewServer(opts...)
 	t.Cleanup(srv.Close)
 	rec := &recorder{base: srv.Client().Transport}
-	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()), WithHTTPClient(&http.Client{Transport: rec}))
+	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()), WithHTTPClient(&http.Client{Transport: rec}), WithLogger(testLogger))
 	require.NoError(t, err)
 	return srv, c, rec
 }
