@@ -91,6 +91,19 @@ func (f *fakeGitHub) settledRequests() []auditlogtest.Request {
 	return f.Requests()
 }
 
+// servedWithinBudget asserts that no request was refused and no window
+// served more than limit, and returns how many were served in all.
+func servedWithinBudget(t *testing.T, reqs []auditlogtest.Request, window time.Duration, limit int) (total, refused int) {
+	t.Helper()
+	served, refused := windowCounts(reqs, window)
+	assert.Zero(t, refused, "requests refused")
+	for w, n := range served {
+		assert.LessOrEqual(t, n, limit, "window %d over budget", w)
+		total += n
+	}
+	return total, refused
+}
+
 // windowCounts counts the requests the server let through (2xx) and refused
 // with 403/429 in each window of length w since synctestEpoch.
 func windowCounts(reqs []auditlogtest.Request, w time.Duration) (served map[int]int, refused int) {
@@ -146,13 +159,7 @@ func TestWalkUsesTheWholeBudget(t *testing.T) {
 				elapsed := time.Since(start)
 				assert.Equal(t, windows*limit*perPage, len(ids))
 
-				served, refused := windowCounts(f.settledRequests(), window)
-				assert.Zero(t, refused, "requests refused")
-				total := 0
-				for w, n := range served {
-					assert.LessOrEqual(t, n, limit, "window %d over budget", w)
-					total += n
-				}
+				total, refused := servedWithinBudget(t, f.settledRequests(), window, limit)
 				assert.Equal(t, windows*limit, total)
 				// The walk needs 300 requests; at 60 per 6 s the last window
 				// opens at 24 s. Utilisation is what was served over what the
@@ -281,13 +288,7 @@ func TestSharedBudget(t *testing.T) {
 				}
 				wg.Wait()
 				assert.Zero(t, failures.Load())
-				served, refused := windowCounts(f.settledRequests(), window)
-				assert.Zero(t, refused, "requests refused")
-				total := 0
-				for w, n := range served {
-					assert.LessOrEqual(t, n, limit, "window %d over budget", w)
-					total += n
-				}
+				total, _ := servedWithinBudget(t, f.settledRequests(), window, limit)
 				assert.Equal(t, tc.clients*tc.workers*40, total)
 			})
 		})
