@@ -84,8 +84,7 @@ func walk(ctx context.Context, c *Client, enterprise string, perPage int) ([]str
 }
 
 // settledRequests closes the server, which waits for in-flight handlers,
-// and returns its request log: the fake logs a request after writing the
-// response, so before Close the last entries may be missing.
+// and returns its request log, complete: no request can still be arriving.
 func (f *fakeGitHub) settledRequests() []auditlogtest.Request {
 	f.Close()
 	return f.Requests()
