@@ -530,7 +530,7 @@ func (c *Client) send(ctx context.Context, cl *call, target *url.URL, payload []
 		return nil, false, &NetworkError{Method: cl.method, Path: target.Path, Err: stripURLError(err)}
 	}
 	defer httpResp.Body.Close()
-	c.observe(ctx, cl, httpResp)
+	rate := c.observe(ctx, cl, httpResp)
 
 	limit := int64(maxBodyBytes)
 	if httpResp.StatusCode >= 300 {
@@ -564,7 +564,7 @@ func (c *Client) send(ctx context.Context, cl *call, target *url.URL, payload []
 		status:    httpResp.StatusCode,
 		header:    httpResp.Header,
 		body:      sb.String(),
-		rate:      parseRate(httpResp.Header),
+		rate:      rate,
 		requestID: requestID,
 	}, true, nil
 }

@@ -122,9 +122,9 @@ func durationOf(rl *RateLimitError) time.Duration {
 	return rl.RetryAfter
 }
 
-// observe shows the rate headers of a response to the limiter and logs the
-// budget seen.
-func (c *Client) observe(ctx context.Context, cl *call, resp *http.Response) {
+// observe shows the rate headers of a response to the limiter, logs the
+// budget seen, and returns it, parsed once for the whole pipeline.
+func (c *Client) observe(ctx context.Context, cl *call, resp *http.Response) Rate {
 	r := parseRate(resp.Header)
 	c.limiter.Observe(cl.resource, time.Now(), r)
 	if r.Known() {
@@ -132,6 +132,7 @@ func (c *Client) observe(ctx context.Context, cl *call, resp *http.Response) {
 			slog.String("resource", cl.resource), slog.String("reported_resource", r.Resource),
 			slog.Int("limit", r.Limit), slog.Int("remaining", r.Remaining), slog.Time("reset", r.Reset))
 	}
+	return r
 }
 
 // Retry reasons, for logs.

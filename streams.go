@@ -734,9 +734,6 @@ func checkConfig(cfg StreamConfig) (vendorSpec, error) {
 
 // streamPath validates the enterprise and stream ID and returns the path.
 func streamPath(enterprise string, id int64) (string, error) {
-	if err := validateEnterprise(enterprise); err != nil {
-		return "", err
-	}
 	if id <= 0 {
 		return "", &InputError{Field: "id", Reason: fmt.Sprintf("must be a positive stream ID, got %d", id)}
 	}
