@@ -49,6 +49,39 @@ type Checkpoint struct {
 // IsZero reports whether c holds no position.
 func (c Checkpoint) IsZero() bool { return c.Newest.IsZero() && len(c.Seen) == 0 }
 
+// Add records ev as delivered and reports whether it was new. A backfill
+// that hands over to [Client.Follow] adds each event it delivers, so the
+// tail starts where the backfill ended, with nothing missed or repeated.
+func (c *Checkpoint) Add(ev Event) bool {
+	key := ev.DocumentID
+	if key == "" {
+		key = ev.raw
+	}
+	if _, dup := c.Seen[key]; dup {
+		return false
+	}
+	if c.Seen == nil {
+		c.Seen = map[string]time.Time{}
+	}
+	c.Seen[key] = ev.Timestamp
+	if ev.Timestamp.After(c.Newest) {
+		c.Newest = ev.Timestamp
+	}
+	return true
+}
+
+// Prune forgets the IDs of events more than lookBack older than Newest:
+// a Follower with that look-back never reads them again, so the
+// checkpoint stays the size of one window.
+func (c *Checkpoint) Prune(lookBack time.Duration) {
+	cut := c.Newest.Add(-lookBack)
+	for id, ts := range c.Seen {
+		if ts.Before(cut) {
+			delete(c.Seen, id)
+		}
+	}
+}
+
 // Follower tails the audit log; see [Client.Follow].
 type Follower struct {
 	c          *Client
@@ -59,9 +92,8 @@ type Follower struct {
 	lookBack   time.Duration
 	since      time.Time
 
-	mu     sync.Mutex
-	newest time.Time
-	seen   map[string]time.Time
+	mu sync.Mutex
+	cp Checkpoint // what has been yielded
 }
 
 // Follow tails the enterprise's audit log: it polls for the events q
@@ -83,16 +115,13 @@ func (c *Client) Follow(ctx context.Context, enterprise string, q *Query, opts F
 	f := &Follower{
 		c: c, ctx: ctx, enterprise: enterprise, q: copyQuery(q),
 		every: opts.Every, lookBack: opts.LookBack, since: opts.Since,
-		newest: opts.From.Newest, seen: maps.Clone(opts.From.Seen),
+		cp: Checkpoint{Newest: opts.From.Newest, Seen: maps.Clone(opts.From.Seen)},
 	}
 	if f.every == 0 {
 		f.every = DefaultFollowEvery
 	}
 	if f.lookBack == 0 {
 		f.lookBack = DefaultFollowLookBack
-	}
-	if f.seen == nil {
-		f.seen = map[string]time.Time{}
 	}
 	return f
 }
@@ -128,7 +157,7 @@ func (f *Follower) Events() iter.Seq2[Event, error] {
 			return
 		}
 		f.mu.Lock()
-		if f.since.IsZero() && f.newest.IsZero() {
+		if f.since.IsZero() && f.cp.Newest.IsZero() {
 			f.since = time.Now()
 		}
 		f.mu.Unlock()
@@ -165,8 +194,8 @@ func (f *Follower) Events() iter.Seq2[Event, error] {
 func (f *Follower) floor() time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	floor := f.newest.Add(-f.lookBack)
-	if f.newest.IsZero() || floor.Before(f.since) {
+	floor := f.cp.Newest.Add(-f.lookBack)
+	if f.cp.Newest.IsZero() || floor.Before(f.since) {
 		floor = f.since
 	}
 	return floor
@@ -178,31 +207,20 @@ func (f *Follower) admit(ev Event, floor time.Time) bool {
 	if ev.Timestamp.Before(floor) {
 		return false // asked for only because the search syntax has whole seconds
 	}
-	key := ev.DocumentID
-	if key == "" {
-		key = ev.raw
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, dup := f.seen[key]; dup {
-		return false
-	}
-	f.seen[key] = ev.Timestamp
-	if ev.Timestamp.After(f.newest) {
-		f.newest = ev.Timestamp
-	}
-	return true
+	return f.cp.Add(ev)
 }
 
-// prune forgets IDs older than the look-back window: no later poll can
-// return them.
+// prune forgets IDs no later poll can return: those behind the look-back
+// window, and those before Since.
 func (f *Follower) prune() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	cut := f.newest.Add(-f.lookBack)
-	for id, ts := range f.seen {
-		if ts.Before(cut) || ts.Before(f.since) {
-			delete(f.seen, id)
+	f.cp.Prune(f.lookBack)
+	for id, ts := range f.cp.Seen {
+		if ts.Before(f.since) {
+			delete(f.cp.Seen, id)
 		}
 	}
 }
@@ -212,12 +230,12 @@ func (f *Follower) prune() {
 func (f *Follower) Checkpoint() Checkpoint {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Checkpoint{Newest: f.newest, Seen: maps.Clone(f.seen)}
+	return Checkpoint{Newest: f.cp.Newest, Seen: maps.Clone(f.cp.Seen)}
 }
 
 // Tracked returns how many event IDs the Follower holds for de-duplication.
 func (f *Follower) Tracked() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.seen)
+	return len(f.cp.Seen)
 }

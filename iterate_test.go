@@ -416,3 +416,30 @@ func TestEventsExactlyOnceUnderFaults(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckpointAddAndPrune(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	ev := func(id string, at time.Time) Event {
+		var e Event
+		require.NoError(t, e.UnmarshalJSON(rawEvent(id, at)))
+		return e
+	}
+	var cp Checkpoint // the zero value is ready
+	assert.True(t, cp.Add(ev("a", base)))
+	assert.True(t, cp.Add(ev("b", base.Add(-3*time.Minute)))) // older: Newest stays
+	assert.False(t, cp.Add(ev("a", base)), "the same ID twice")
+	assert.True(t, cp.Add(ev("c", base.Add(time.Minute))))
+	assert.Equal(t, base.Add(time.Minute), cp.Newest)
+	assert.Len(t, cp.Seen, 3)
+
+	cp.Prune(2 * time.Minute) // keeps IDs at or after Newest-2m = base-1m
+	assert.Equal(t, map[string]time.Time{"a": base, "c": base.Add(time.Minute)}, cp.Seen)
+	assert.True(t, cp.Add(ev("b", base.Add(-3*time.Minute))), "a pruned ID is new again")
+
+	// An event without an ID is keyed by its JSON.
+	var e Event
+	require.NoError(t, e.UnmarshalJSON([]byte(`{"@timestamp":1,"action":"x"}`)))
+	assert.True(t, cp.Add(e))
+	assert.False(t, cp.Add(e))
+}

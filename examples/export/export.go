@@ -24,7 +24,7 @@ type exporter struct {
 	out   io.Writer
 	file  *os.File // out when it is a file, for Sync
 	state state
-	tail  *tailTracker
+	tail  auditlog.Checkpoint // the events written so far, for the tail to start from
 	prog  progress
 }
 
@@ -67,7 +67,7 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 	} else if err := ex.save(); err != nil { // so that a crash before the first page is resumable too
 		return err
 	}
-	ex.tail = newTailTracker(ex.o.lookBack, ex.state.Tail)
+	ex.tail = ex.state.Tail
 	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q))
 
 	if !ex.state.BackfillDone {
@@ -165,7 +165,7 @@ func (ex *exporter) write(buf []byte, events []auditlog.Event) ([]byte, error) {
 		}
 	}
 	for _, ev := range events {
-		ex.tail.add(ev)
+		ex.tail.Add(ev)
 	}
 	ex.state.Events += int64(len(events))
 	ex.state.Bytes += int64(len(buf))
@@ -176,9 +176,8 @@ func (ex *exporter) save() error {
 	if ex.o.checkpoint == "" {
 		return nil
 	}
-	if ex.tail != nil {
-		ex.state.Tail = ex.tail.snapshot()
-	}
+	ex.tail.Prune(ex.o.lookBack)
+	ex.state.Tail = ex.tail
 	return saveState(ex.o.checkpoint, &ex.state)
 }
 
@@ -240,7 +239,8 @@ func (ex *exporter) eta(p *auditlog.Page) time.Duration {
 // synced and checkpointed when 1,000 are pending or a second has passed, and
 // always before exiting on a signal.
 func (ex *exporter) followLog(ctx context.Context, q *auditlog.Query) error {
-	opts := auditlog.FollowOptions{Every: ex.o.every, LookBack: ex.o.lookBack, From: ex.tail.snapshot()}
+	ex.tail.Prune(ex.o.lookBack)
+	opts := auditlog.FollowOptions{Every: ex.o.every, LookBack: ex.o.lookBack, From: ex.tail}
 	if opts.From.IsZero() {
 		opts.Since = ex.state.Started // an empty backfill: tail from when it began
 	}
