@@ -277,7 +277,11 @@ func (s *Server) auditLogLocked(r *http.Request) *response {
 			}
 		}
 	}
-	base := fmt.Sprintf("%s/enterprises/%d/audit-log", s.URL(), s.cfg.enterpriseID)
+	root := s.URL()
+	if s.cfg.linkBase != "" {
+		root = s.cfg.linkBase
+	}
+	base := fmt.Sprintf("%s/enterprises/%d/audit-log", root, s.cfg.enterpriseID)
 
 	if s.cfg.ghes {
 		return pageNumberResponse(s.listLocked(include, order, q), page, perPage, base, carry)

@@ -30,11 +30,16 @@
 //   - Requests are processed in this order: authentication (401 "Requires
 //     authentication" or "Bad credentials"), X-GitHub-Api-Version (absent,
 //     2022-11-28 or 2026-03-10; otherwise 400), injected faults, routing (404),
-//     primary rate limit, handler. Every response has X-GitHub-Request-Id.
+//     primary rate limit, handler. Every response has X-GitHub-Request-Id
+//     and a Date header on the server's clock ([WithClock]), which is what a
+//     client reads to correct x-ratelimit-reset for clock skew.
 //   - Primary limits are fixed windows per token and resource; every response
 //     past routing carries x-ratelimit-limit/remaining/used/reset/resource.
 //     An exhausted budget answers 403 with "API rate limit exceeded for user
-//     ID 1...". Refusals do not consume budget.
+//     ID 1...". Refusals do not consume budget. [WithoutRateLimits] turns
+//     this off, as GitHub Enterprise Server ships: no headers, no refusals.
+//   - [WithLinkBase] makes Link URLs name another host (GitHub behind a
+//     proxy, gateway or alias), with the same cursors.
 //   - The audit log is listed newest first by default, ties broken by
 //     _document_id; include defaults to web (git events excluded); per_page
 //     defaults to 30 and is clamped to 100. Events are served byte for byte

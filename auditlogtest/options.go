@@ -2,6 +2,7 @@ package auditlogtest
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -50,6 +51,9 @@ type config struct {
 	faults Faults
 	seed   int64
 	ghes   bool
+
+	noRateLimits bool   // WithoutRateLimits
+	linkBase     string // WithLinkBase; "" means the server's own URL
 }
 
 func defaultConfig() config {
@@ -163,4 +167,20 @@ func WithSeed(seed int64) Option {
 // stream endpoints, which are GitHub-Cloud-only, answer 404.
 func WithEnterpriseServer() Option {
 	return func(c *config) { c.ghes = true }
+}
+
+// WithoutRateLimits turns rate limiting off, as on a GitHub Enterprise
+// Server whose administrator has not enabled it (the default there):
+// responses carry no x-ratelimit-* headers and no request is refused for
+// budget. Injected rate-limit faults still fire.
+func WithoutRateLimits() Option {
+	return func(c *config) { c.noRateLimits = true }
+}
+
+// WithLinkBase makes the Link headers of audit-log pages name base (for
+// example "https://api.github.com") instead of the server's own URL, as
+// GitHub does when it is reached through a proxy, a gateway or a host alias
+// that it does not know about. The links still carry the real cursors.
+func WithLinkBase(base string) Option {
+	return func(c *config) { c.linkBase = strings.TrimSuffix(base, "/") }
 }

@@ -11,6 +11,7 @@ type budgetKey struct{ token, resource string }
 // budget is a fixed window: it starts at the first request after the previous
 // window ended and resets at start+window.
 type budget struct {
+	off   bool // WithoutRateLimits: never refuses, sends no headers
 	limit int
 	used  int
 	start time.Time
@@ -31,7 +32,7 @@ func (s *Server) budgetLocked(token, resource string, now time.Time) *budget {
 	b := s.budgets[k]
 	if b == nil || !now.Before(b.reset) {
 		l := s.limitFor(resource)
-		b = &budget{limit: l.limit, start: now, reset: now.Add(l.window)}
+		b = &budget{limit: l.limit, start: now, reset: now.Add(l.window), off: s.cfg.noRateLimits}
 		s.budgets[k] = b
 	}
 	return b
@@ -47,6 +48,9 @@ func (b *budget) resetEpoch() int64 {
 }
 
 func (b *budget) setHeaders(h http.Header, resource string) {
+	if b.off {
+		return // rate limiting is off: GitHub Enterprise Server sends no headers
+	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(b.limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(b.limit-b.used, 0)))
 	h.Set("X-RateLimit-Used", strconv.Itoa(b.used))

@@ -271,6 +271,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		resetConn(w)
 	default:
 		out.resp.header.Set("X-GitHub-Request-Id", reqID)
+		// GitHub dates every response on its own clock; clients that
+		// correct x-ratelimit-reset for clock skew read it.
+		out.resp.header.Set("Date", s.now().UTC().Format(http.TimeFormat))
 		if out.truncate && len(out.resp.body) > 0 {
 			if !writeTruncated(w, out.resp) {
 				writeResponse(w, out.resp)
@@ -313,7 +316,9 @@ func writeTruncated(w http.ResponseWriter, resp *response) bool {
 	defer conn.Close()
 	h := resp.header.Clone()
 	h.Set("Content-Length", strconv.Itoa(len(resp.body)))
-	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	if h.Get("Date") == "" {
+		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	}
 	fmt.Fprintf(bufrw, "HTTP/1.1 %d %s\r\n", resp.status, http.StatusText(resp.status))
 	_ = h.Write(bufrw)
 	_, _ = bufrw.WriteString("\r\n")
@@ -521,7 +526,7 @@ func (s *Server) process(r *http.Request, reqID string) outcome {
 			return out
 		}
 	}
-	if b.used >= b.limit {
+	if b.used >= b.limit && !b.off {
 		out.resp = primaryRefusal(http.StatusForbidden, reqID)
 		b.setHeaders(out.resp.header, rt.resource)
 		return out
