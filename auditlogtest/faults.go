@@ -18,14 +18,13 @@ import (
 // request-arrival order, so a sequential client sees the same faults on every
 // run.
 type Faults struct {
-	// ServerError is the probability of a server error: an HTML page with
-	// status ServerErrorStatus, Content-Type text/html and no rate-limit
-	// headers. It does not consume budget.
+	// ServerError is the probability of a server error: GitHub's HTML
+	// error page, Content-Type text/html, no rate-limit headers. It does
+	// not consume budget.
 	ServerError float64
-	// ServerErrorStatus is the status of those errors; 0 means 500. When
-	// ServerErrorStatuses is set, each error instead picks one of them at
-	// random (from the [WithSeed] source).
-	ServerErrorStatus   int
+	// ServerErrorStatuses are the statuses of those errors: none means 500,
+	// one means that status, several a pick at random (from the [WithSeed]
+	// source) for each error.
 	ServerErrorStatuses []int
 	// Reset is the probability of a connection reset (RST) before any
 	// response. It does not consume budget.
@@ -62,9 +61,9 @@ func (f Faults) validate() error {
 	if f.ServerError+f.Reset+f.Truncate > 1 {
 		return bad("ServerError+Reset+Truncate is %v, more than 1", f.ServerError+f.Reset+f.Truncate)
 	}
-	for _, st := range append([]int{f.ServerErrorStatus}, f.ServerErrorStatuses...) {
-		if st != 0 && (st < 500 || st > 599) {
-			return bad("ServerErrorStatus %d is not a 5xx status", st)
+	for _, st := range f.ServerErrorStatuses {
+		if st < 500 || st > 599 {
+			return bad("ServerErrorStatuses: %d is not a 5xx status", st)
 		}
 	}
 	if f.Latency < 0 || f.Jitter < 0 || f.SecondaryEvery < 0 || f.RetryAfter < 0 {
@@ -403,8 +402,12 @@ func (s *Server) pickFault(method, path string, q url.Values) (f Fault, ok bool,
 		x := s.rng.Float64()
 		switch {
 		case x < fc.ServerError:
-			f := Fault{Kind: FaultServerError, Status: fc.ServerErrorStatus}
-			if n := len(fc.ServerErrorStatuses); n > 0 {
+			f := Fault{Kind: FaultServerError}
+			switch n := len(fc.ServerErrorStatuses); n {
+			case 0:
+			case 1:
+				f.Status = fc.ServerErrorStatuses[0]
+			default:
 				f.Status = fc.ServerErrorStatuses[s.rng.IntN(n)]
 			}
 			return f, true, latency

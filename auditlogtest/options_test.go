@@ -106,3 +106,20 @@ func TestEventsTakesTheSDKTypes(t *testing.T) {
 	assert.Equal(t, all[0], desc[len(desc)-1], `"" is desc`)
 	assert.PanicsWithValue(t, `auditlogtest: Events: include "All" is not web, git or all`, func() { s.Events("All", "asc") })
 }
+
+func TestWithFaultsRefusesBadValues(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		f    auditlogtest.Faults
+		want string
+	}{
+		{auditlogtest.Faults{Reset: -0.1}, "Faults.Reset -0.1"},
+		{auditlogtest.Faults{ServerError: 0.6, Truncate: 0.6}, "more than 1"},
+		{auditlogtest.Faults{ServerErrorStatuses: []int{500, 404}}, "404 is not a 5xx"},
+		{auditlogtest.Faults{Latency: -time.Second}, "must not be negative"},
+	} {
+		ft := &fakeTB{TB: t}
+		require.Nil(t, auditlogtest.New(ft, auditlogtest.WithFaults(tt.f)))
+		assert.Contains(t, ft.fatal, tt.want)
+	}
+}

@@ -150,7 +150,7 @@ func TestServerErrorStatus(t *testing.T) {
 			want map[int]bool
 		}{
 			{auditlogtest.Faults{ServerError: 1}, map[int]bool{500: true}},
-			{auditlogtest.Faults{ServerError: 1, ServerErrorStatus: 502}, map[int]bool{502: true}},
+			{auditlogtest.Faults{ServerError: 1, ServerErrorStatuses: []int{502}}, map[int]bool{502: true}},
 			{auditlogtest.Faults{ServerError: 1, ServerErrorStatuses: []int{502, 503}}, map[int]bool{502: true, 503: true}},
 		} {
 			s := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithFaults(tc.f))
