@@ -131,8 +131,8 @@ func (s *Server) Count(m Match) int {
 
 // WaitRequests waits until the log holds at least n requests that m
 // selects, and returns them. It fails when ctx ends or the server closes
-// first, returning those logged so far. Inside a synctest bubble (with the
-// server created in it) the wait is durably blocking.
+// first, returning those logged so far. Inside a synctest bubble the wait
+// is durably blocking when the server was made in the bubble.
 func (s *Server) WaitRequests(ctx context.Context, m Match, n int) ([]Request, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
@@ -154,8 +154,7 @@ func (s *Server) WaitRequests(ctx context.Context, m Match, n int) ([]Request, e
 		logged := s.logged
 		s.mu.Unlock()
 		select {
-		case <-logged:
-		case <-s.done:
+		case <-logged: // a request was logged, or the server closed
 		case <-ctx.Done():
 			return got, fmt.Errorf("auditlogtest: waiting for %d requests, %d logged: %w", n, len(got), ctx.Err())
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -45,13 +46,13 @@ type Server struct {
 	t    testing.TB // set by New
 	ts   *httptest.Server
 	base string // scheme and host of URL(), without /api/v3
-	done chan struct{}
 	once sync.Once
 
 	mu        sync.Mutex
 	closed    bool
-	active    int           // in-memory requests in flight
-	idle      chan struct{} // closed by the last of them after Close
+	active    int                           // in-memory requests in flight
+	idle      chan struct{}                 // closed by the last of them after Close
+	sleepers  map[uint64]context.CancelFunc // requests waiting in an injected latency
 	data      *Dataset      // shared, never modified
 	events    []*event      // data's events plus added ones, sorted ascending
 	added     map[string]bool
@@ -131,7 +132,7 @@ func newServer(opts []Option) (*Server, error) {
 	}
 	s := &Server{
 		cfg:     cfg,
-		done:    make(chan struct{}),
+		sleepers: map[uint64]context.CancelFunc{},
 		data:    data,
 		events:  data.evs,
 		rng:     rand.New(rand.NewPCG(uint64(cfg.seed), 0x5eed_fa017)),
@@ -215,8 +216,15 @@ func (s *Server) Close() {
 			idle = make(chan struct{})
 			s.idle = idle
 		}
+		sleepers := slices.Collect(maps.Values(s.sleepers))
+		if s.logged != nil {
+			close(s.logged) // WaitRequests sees closed
+			s.logged = nil
+		}
 		s.mu.Unlock()
-		close(s.done)
+		for _, cancel := range sleepers {
+			cancel()
+		}
 		if s.ts != nil {
 			s.ts.Close()
 		}
@@ -334,19 +342,18 @@ func (s *Server) serve(r *http.Request) outcome {
 		Header:   redactedHeader(r.Header),
 		Time:     arrived,
 	}
-	reqID := requestID(s.cfg.seed, n)
-	out := s.process(r, reqID)
+	out := s.process(r, n)
 	entry.Resource, entry.Fault = out.resource, out.fault
 	if !out.aborted && !out.reset {
 		h := out.resp.header
-		h.Set("X-GitHub-Request-Id", reqID)
+		h.Set("X-GitHub-Request-Id", requestID(s.cfg.seed, n))
 		// GitHub dates every response on its own clock; clients that
 		// correct x-ratelimit-reset for clock skew read it.
 		h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 		if s.cfg.ghes {
 			h.Set("X-GitHub-Enterprise-Version", EnterpriseServerVersion)
 		}
-		entry.Status, entry.RequestID = out.resp.status, reqID
+		entry.Status, entry.RequestID = out.resp.status, requestID(s.cfg.seed, n)
 	}
 	s.mu.Lock()
 	s.logLocked(entry)
@@ -433,19 +440,34 @@ func resetConn(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// sleep waits d, returning false when the request or the server ended first.
-func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d for request seq, returning false when the request ended or
+// the server closed first. Only the request's own goroutine makes the
+// channels it waits on, so inside a synctest bubble the wait is durably
+// blocking even for a server made outside the bubble.
+func (s *Server) sleep(r *http.Request, seq uint64, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	s.sleepers[seq] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sleepers, seq)
+		s.mu.Unlock()
+	}()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
 	case <-ctx.Done():
-		return false
-	case <-s.done:
 		return false
 	}
 }
@@ -487,7 +509,9 @@ func customResponse(f Fault) *response {
 	return r
 }
 
-func (s *Server) process(r *http.Request, reqID string) outcome {
+// process handles request number seq up to the response it gets.
+func (s *Server) process(r *http.Request, seq uint64) outcome {
+	reqID := requestID(s.cfg.seed, seq)
 	// 1. Authentication.
 	tok := tokenFrom(r)
 	if tok == "" {
@@ -515,7 +539,7 @@ func (s *Server) process(r *http.Request, reqID string) outcome {
 			latency += f.Latency
 		}
 	}
-	if !s.sleep(r.Context(), latency) {
+	if !s.sleep(r, seq, latency) {
 		out.aborted = true
 		return out
 	}

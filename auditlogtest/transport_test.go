@@ -177,6 +177,28 @@ func TestRetriesInABubble(t *testing.T) {
 	testRetriesInABubble(t)
 }
 
+// TestServerMadeOutsideABubble: a server made outside the bubble (to share
+// it, or to compute expectations first) serves a client inside it, latency
+// faults included, without keeping the bubble from going idle. Its clock
+// is then what the test gives it.
+func TestServerMadeOutsideABubble(t *testing.T) {
+	t.Parallel()
+	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(300, 6),
+		auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second, Jitter: time.Second}))
+	require.NoError(t, srv.Inject(auditlogtest.Rule{Nth: 2, Fault: auditlogtest.Fault{Kind: auditlogtest.FaultLatency, Latency: time.Hour}}))
+	want := rawIDs(t, srv.Events(auditlog.IncludeAll, auditlog.OrderAsc))
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var got []string
+		for ev, err := range sdk(t, srv).Events(t.Context(), srv.Enterprise(), &auditlog.Query{PerPage: 100, Include: auditlog.IncludeAll, Order: auditlog.OrderAsc}) {
+			require.NoError(t, err)
+			got = append(got, ev.DocumentID)
+		}
+		require.Equal(t, want, got)
+		assert.GreaterOrEqual(t, time.Since(start), time.Hour+3*time.Second, "the latencies passed in fake time")
+	})
+}
+
 // TestFakeClockIsTheBubbles: created in a bubble with the default clock,
 // the server's time is the bubble's fake time.
 func TestFakeClockIsTheBubbles(t *testing.T) {
