@@ -32,6 +32,8 @@
 //  3. send through [Server.Client] or [Server.Transport], and aim faults
 //     with [Server.Inject] at the requests that matter.
 //
+// For example (the RetriesInASynctestBubble example is the whole test):
+//
 //	synctest.Test(t, func(t *testing.T) {
 //		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(450, 3))
 //		srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog}, Nth: 3,

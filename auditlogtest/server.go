@@ -53,8 +53,8 @@ type Server struct {
 	active    int                           // in-memory requests in flight
 	idle      chan struct{}                 // closed by the last of them after Close
 	sleepers  map[uint64]context.CancelFunc // requests waiting in an injected latency
-	data      *Dataset      // shared, never modified
-	events    []*event      // data's events plus added ones, sorted ascending
+	data      *Dataset                      // shared, never modified
+	events    []*event                      // data's events plus added ones, sorted ascending
 	added     map[string]bool
 	rng       *rand.Rand
 	seq       uint64 // requests received
@@ -131,16 +131,16 @@ func newServer(opts []Option) (*Server, error) {
 		}
 	}
 	s := &Server{
-		cfg:     cfg,
+		cfg:      cfg,
 		sleepers: map[uint64]context.CancelFunc{},
-		data:    data,
-		events:  data.evs,
-		rng:     rand.New(rand.NewPCG(uint64(cfg.seed), 0x5eed_fa017)),
-		budgets: map[budgetKey]*budget{},
-		revoked: map[string]bool{},
-		streams: map[int64]*stream{},
-		secrets: map[int64]map[string]string{},
-		nextID:  1,
+		data:     data,
+		events:   data.evs,
+		rng:      rand.New(rand.NewPCG(uint64(cfg.seed), 0x5eed_fa017)),
+		budgets:  map[budgetKey]*budget{},
+		revoked:  map[string]bool{},
+		streams:  map[int64]*stream{},
+		secrets:  map[int64]map[string]string{},
+		nextID:   1,
 	}
 	var seedBytes [32]byte
 	copy(seedBytes[:], "auditlogtest stream key seed....")
