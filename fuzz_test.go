@@ -311,8 +311,9 @@ func FuzzCheckResponse(f *testing.F) {
 		h.Set("X-Ratelimit-Remaining", remaining)
 		h.Set("X-Ratelimit-Reset", remaining)
 		h.Set("X-GitHub-Request-Id", requestID)
-		resp := &http.Response{StatusCode: status, Header: h}
-		err := checkResponse("GET", "/enterprises/e/audit-log", resp, string(body), now)
+		resp := &response{status: status, header: h, body: string(body), rate: parseRate(h),
+			requestID: serverText(requestID, maxRequestIDText), received: now}
+		err := checkResponse("GET", "/enterprises/e/audit-log", resp)
 		if status >= 200 && status < 300 {
 			if err != nil {
 				t.Fatalf("status %d gave %v", status, err)
