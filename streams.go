@@ -879,7 +879,7 @@ func (c *Client) sendStream(ctx context.Context, method, path string, sp vendorS
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := c.do(ctx, &call{method: method, path: path, body: body, resource: ResourceAuditLogStreaming})
+	resp, err := c.do(ctx, &call{method: method, path: path, body: body, resource: ResourceAuditLogStreaming, secrets: secrets})
 	if err != nil {
 		return nil, secrets, err
 	}
