@@ -725,11 +725,7 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	if resp.status >= 300 {
 		limit = maxErrorBodyBytes
 	}
-	var sb strings.Builder
-	if httpResp.ContentLength > 0 && httpResp.ContentLength <= limit {
-		sb.Grow(int(httpResp.ContentLength))
-	}
-	n, readErr := io.Copy(&sb, io.LimitReader(httpResp.Body, limit+1))
+	raw, n, readErr := readBody(httpResp.Body, limit, httpResp.ContentLength)
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: response",
 		slog.String("method", cl.method), slog.String("path", target.Path),
 		slog.Int("status", resp.status), slog.String("request_id", resp.requestID),
@@ -744,7 +740,7 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	}
 	// An error body past the bound is classified on what was read.
 	if resp.status >= 300 {
-		resp.body = sc.clean(sb.String())
+		resp.body = sc.clean(raw)
 		at := target
 		if httpResp.Request != nil && httpResp.Request.URL != nil {
 			at = httpResp.Request.URL // after redirects within the API's origin
@@ -752,8 +748,47 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 		return nil, c.refusal(ctx, st, resp, at, checkResponse(cl.method, target.Path, resp))
 	}
 	c.answered.Store(true)
-	resp.body = sb.String()
+	resp.body = raw
 	return resp, nil
+}
+
+// readBody reads at most limit+1 bytes of a body whose announced length is
+// size (-1 when unknown). With the length known it reads into a string of
+// that size; otherwise into pieces of doubling size, joined once at the
+// end, so a body of any length costs about twice its bytes in allocations
+// (a growing buffer costs about five times) and the limit bounds that too.
+func readBody(body io.Reader, limit, size int64) (string, int64, error) {
+	r := io.LimitReader(body, limit+1)
+	if size > 0 && size <= limit {
+		var sb strings.Builder
+		sb.Grow(int(size))
+		n, err := io.Copy(&sb, r)
+		return sb.String(), n, err
+	}
+	var pieces [][]byte
+	var n int64
+	for piece, done := 32<<10, false; !done; piece = min(2*piece, 4<<20) {
+		buf := make([]byte, piece)
+		m := 0
+		for m < len(buf) {
+			k, err := r.Read(buf[m:])
+			m += k
+			if err == io.EOF {
+				done = true
+				break
+			}
+			if err != nil {
+				return "", n + int64(m), err
+			}
+		}
+		pieces, n = append(pieces, buf[:m]), n+int64(m)
+	}
+	var sb strings.Builder
+	sb.Grow(int(n))
+	for _, p := range pieces {
+		sb.Write(p)
+	}
+	return sb.String(), n, nil
 }
 
 // refusal completes the error of an error response: a rate-limit refusal
