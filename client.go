@@ -713,7 +713,14 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 		if errors.As(err, &te) {
 			return nil, te
 		}
-		return nil, &NetworkError{Method: cl.method, Path: target.Path, Err: c.networkCause(ctx, actx, sc, stripURLError(err))}
+		cause := c.networkCause(ctx, actx, sc, stripURLError(err))
+		if httpResp != nil {
+			// The redirect policy stopped (too many hops within the API's
+			// origin): an answer, not a network failure, and not worth
+			// repeating.
+			return nil, &APIError{StatusCode: httpResp.StatusCode, Method: cl.method, Path: target.Path, Message: cause.Error()}
+		}
+		return nil, &NetworkError{Method: cl.method, Path: target.Path, Err: cause}
 	}
 	defer httpResp.Body.Close()
 	resp := &response{status: httpResp.StatusCode, header: httpResp.Header, received: time.Now()}

@@ -286,6 +286,23 @@ var hostileCases = []hostileCase{
 		check: func(t *testing.T, _ *hostile, err error) { require.NoError(t, err) },
 	},
 
+	{
+		name: "a redirect loop within the API host", item: "22.3",
+		serve: func(*hostile) http.HandlerFunc {
+			var hops atomic.Int64
+			return func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, fmt.Sprintf("/loop/%d", hops.Add(1)), http.StatusFound)
+			}
+		},
+		check: func(t *testing.T, h *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae, "a redirect loop is an answer, not a network failure")
+			assert.Equal(t, http.StatusFound, ae.StatusCode)
+			assert.Contains(t, err.Error(), "redirects")
+			assert.NotContains(t, h.logs.text(), "auditlog: retrying", "a redirect loop was retried")
+		},
+	},
+
 	// 22.4: a loopback base URL never goes through a proxy, whatever its case.
 	{
 		name: "http://LOCALHOST with a proxy configured", item: "22.4",
