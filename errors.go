@@ -451,13 +451,36 @@ func indexStart(s string, first byte) int {
 }
 
 // matchEncoded returns the length of the encoding of secret at the start of
-// s, or 0 when s does not start with one.
+// s, or 0 when s does not start with one. An escape whose first byte is
+// also the secret's next byte (a secret holding "%41" or a backslash) is
+// tried both ways.
 func matchEncoded(s, secret string) int {
+	steps := 4 * len(secret) // bounds the backtracking ("%25%25…" against "%%…")
+	return matchFrom(s, secret, 0, 0, &steps)
+}
+
+func matchFrom(s, secret string, i, k int, steps *int) int {
 	var unit [utf8.UTFMax]byte
-	i, k := 0, 0
 	for k < len(secret) {
+		if *steps--; *steps < 0 {
+			return 0
+		}
 		n, w := decodeUnit(s[i:], unit[:])
-		if w == 0 || k+n > len(secret) || string(unit[:n]) != secret[k:k+n] {
+		if w == 0 {
+			return 0
+		}
+		escaped := k+n <= len(secret) && string(unit[:n]) == secret[k:k+n]
+		if w > 1 && s[i] == secret[k] {
+			// The escape's first byte is the secret's next byte too.
+			if escaped {
+				if m := matchFrom(s, secret, i+w, k+n, steps); m > 0 {
+					return m
+				}
+			}
+			i, k = i+1, k+1
+			continue
+		}
+		if !escaped {
 			return 0
 		}
 		i, k = i+w, k+n
