@@ -3,6 +3,7 @@ package auditlog
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,4 +242,17 @@ func TestUnusableStreamKeyFromGitHub(t *testing.T) {
 	assert.Contains(t, err.Error(), "5 bytes")
 	assert.NotContains(t, err.Error(), "SECRET-x")
 	assert.Equal(t, 1, mt.GetTotalCallCount(), "no stream request with an unusable key")
+}
+
+// TestLowOrderStreamKeyFromGitHub: a key whose boxes open without the
+// private key (all zeros, a low-order point) is never used to seal.
+func TestLowOrderStreamKeyFromGitHub(t *testing.T) {
+	t.Parallel()
+	c, mt := mockGitHub(t)
+	zero := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	mt.RegisterResponder(http.MethodGet, mockKeyURL, httpmock.NewStringResponder(200, `{"key_id":"k0","key":"`+zero+`"}`))
+	_, err := c.CreateStream(context.Background(), "acme", StreamConfig{Enabled: true, Vendor: Datadog{Site: DatadogUS, Token: "SECRET-x"}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "low-order")
+	assert.Equal(t, 1, mt.GetTotalCallCount(), "no stream request with a low-order key")
 }
