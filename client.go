@@ -471,6 +471,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 		target.RawQuery = cl.query.Encode()
 	}
 	st := &callState{call: cl, path: target.Path, start: time.Now()}
+	reached := false // an attempt that failed may have been carried out by the server
 	for attempt := 1; ; attempt++ {
 		if err := c.pace(ctx, st); err != nil {
 			return nil, err
@@ -483,6 +484,12 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 		if err == nil {
 			return resp, nil
 		}
+		if reached && cl.method == http.MethodDelete && errors.Is(err, ErrNotFound) {
+			// An earlier attempt did delete it; only its answer was lost.
+			c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: retried DELETE found nothing: an earlier attempt deleted it",
+				slog.String("path", target.Path), slog.Int("attempt", attempt))
+			return &response{status: http.StatusNoContent}, nil
+		}
 		if ctx.Err() != nil {
 			return nil, err
 		}
@@ -494,6 +501,8 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 			slog.String("method", cl.method), slog.String("path", target.Path),
 			slog.Int("attempt", attempt), slog.Int("max_attempts", c.maxAttempts),
 			slog.Duration("after", delay), slog.String("reason", reason), slog.String("error", err.Error()))
+		var ne *NetworkError
+		reached = reached || (reason == reasonTransient && !(errors.As(err, &ne) && notSent(ne)))
 		if delay > 0 && reason == reasonTransient {
 			if err := sleep(ctx, delay); err != nil {
 				return nil, err
