@@ -829,7 +829,9 @@ func (c *Client) ResumeStream(ctx context.Context, enterprise string, id int64, 
 	return c.UpdateStream(ctx, enterprise, id, StreamConfig{Enabled: true, Vendor: vendor})
 }
 
-// DeleteStream deletes stream id.
+// DeleteStream deletes stream id. A retry that finds the stream gone, after
+// a failure that may have reached GitHub (a 502, say), means an earlier
+// attempt deleted it: DeleteStream returns nil.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#delete-an-audit-log-streaming-configuration-for-an-enterprise
 func (c *Client) DeleteStream(ctx context.Context, enterprise string, id int64) error {

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
@@ -242,6 +244,53 @@ func TestUnusableStreamKeyFromGitHub(t *testing.T) {
 	assert.Contains(t, err.Error(), "5 bytes")
 	assert.NotContains(t, err.Error(), "SECRET-x")
 	assert.Equal(t, 1, mt.GetTotalCallCount(), "no stream request with an unusable key")
+}
+
+// TestRetriedDeleteThatFindsNothingSucceeded: GitHub deleted the stream but
+// the answer was lost (a 502 from the edge); the retry's 404 means done.
+// A 404 after a refusal GitHub did not act on, or on the first attempt,
+// is still ErrNotFound.
+func TestRetriedDeleteThatFindsNothingSucceeded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		first   int // status of the first attempt
+		wantErr error
+	}{
+		{"502 then 404", http.StatusBadGateway, nil},
+		{"500 then 404", http.StatusInternalServerError, nil},
+		{"404 at once", http.StatusNotFound, ErrNotFound},
+		{"rate limited then 404", http.StatusTooManyRequests, ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := mockGitHub(t)
+				c.backoff.jitter = func(time.Duration) time.Duration { return 0 }
+				calls := 0
+				mt.RegisterResponder(http.MethodDelete, mockStreamsURL+"/7", func(*http.Request) (*http.Response, error) {
+					calls++
+					if calls == 1 {
+						r := httpmock.NewStringResponse(tc.first, `{"message":"first"}`)
+						r.Header.Set("Retry-After", "1")
+						return r, nil
+					}
+					return httpmock.NewStringResponse(404, `{"message":"Not Found"}`), nil
+				})
+				err := c.DeleteStream(context.Background(), "acme", 7)
+				if tc.wantErr == nil {
+					require.NoError(t, err)
+				} else {
+					require.ErrorIs(t, err, tc.wantErr)
+				}
+				if tc.first == http.StatusNotFound {
+					assert.Equal(t, 1, calls)
+				} else {
+					assert.Equal(t, 2, calls)
+				}
+			})
+		})
+	}
 }
 
 // TestLowOrderStreamKeyFromGitHub: a key whose boxes open without the
