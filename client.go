@@ -84,6 +84,8 @@ type settings struct {
 	rateLimits  map[string]RateLimit
 	maxWait     time.Duration
 	maxAttempts int
+
+	streamKeyTTL time.Duration
 }
 
 // WithToken authenticates every request with a personal access token
@@ -297,7 +299,7 @@ type Client struct {
 // option, when an option's argument is invalid.
 func NewClient(opts ...Option) (*Client, error) {
 	s := settings{apiVersion: DefaultAPIVersion, userAgent: defaultUserAgent,
-		maxWait: DefaultMaxWait, maxAttempts: DefaultMaxAttempts}
+		maxWait: DefaultMaxWait, maxAttempts: DefaultMaxAttempts, streamKeyTTL: DefaultStreamKeyTTL}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, optionError("NewClient", "nil Option")
@@ -345,6 +347,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		apiVersion: s.apiVersion,
 		userAgent:  s.userAgent,
 		logger:     logger,
+		keys:       keyCache{ttl: s.streamKeyTTL},
 
 		limiter:     limiter,
 		maxWait:     s.maxWait,

@@ -780,7 +780,7 @@ func (c *Client) GetStream(ctx context.Context, enterprise string, id int64) (*S
 
 // CreateStream creates an audit-log stream. The vendor's plaintext secrets
 // are sealed with the enterprise's stream key, fetched once and kept by the
-// client, so creating N streams costs N+1 requests of the
+// client ([WithStreamKeyTTL]), so creating N streams costs N+1 requests of the
 // audit_log_streaming budget (15 an hour). The configuration is validated
 // before anything is sent.
 //
@@ -854,7 +854,7 @@ func (c *Client) writeStream(ctx context.Context, method, path, enterprise strin
 		st, _, err := c.sendStream(ctx, method, path, sp, cfg.Enabled, parsedKey{})
 		return st, err
 	}
-	key, err := c.keys.get(ctx, enterprise, keyCached, "", c.fetchStreamKey)
+	key, err := c.keys.get(ctx, enterprise, keyCached, StreamKey{}, c.fetchStreamKey)
 	if err != nil {
 		return nil, err
 	}
@@ -862,7 +862,7 @@ func (c *Client) writeStream(ctx context.Context, method, path, enterprise strin
 	if err == nil || !keyRefused(err) {
 		return st, scrub(err, secrets)
 	}
-	fresh, kerr := c.keys.get(ctx, enterprise, keyReplace, key.KeyID, c.fetchStreamKey)
+	fresh, kerr := c.keys.get(ctx, enterprise, keyReplace, key.StreamKey, c.fetchStreamKey)
 	if kerr != nil {
 		return nil, kerr
 	}

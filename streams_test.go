@@ -366,3 +366,41 @@ func TestStreamDecoding(t *testing.T) {
 		})
 	}
 }
+
+func TestStreamKeyTTLAndForget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	splunk := StreamConfig{Enabled: true, Vendor: variants[4].vendor}
+
+	// TTL 0: every create fetches the key first.
+	srv, _, rec := recordedFake(t)
+	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()), WithHTTPClient(&http.Client{Transport: rec}),
+		WithLogger(testLogger), WithStreamKeyTTL(0))
+	require.NoError(t, err)
+	for range 2 {
+		_, err := c.CreateStream(ctx, srv.Enterprise(), splunk)
+		require.NoError(t, err)
+	}
+	total, keys := streamingCalls(srv)
+	assert.Equal(t, 2, keys)
+	assert.Equal(t, 4, total)
+
+	// ForgetStreamKey: the next create fetches it again, once.
+	srv, c, _ = recordedFake(t)
+	_, err = c.CreateStream(ctx, srv.Enterprise(), splunk)
+	require.NoError(t, err)
+	c.ForgetStreamKey(srv.Enterprise())
+	c.ForgetStreamKey("never-seen")
+	for range 2 {
+		_, err = c.CreateStream(ctx, srv.Enterprise(), splunk)
+		require.NoError(t, err)
+	}
+	total, keys = streamingCalls(srv)
+	assert.Equal(t, 2, keys)
+	assert.Equal(t, 5, total)
+
+	_, err = NewClient(WithStreamKeyTTL(-time.Second))
+	var ie *InputError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, "WithStreamKeyTTL", ie.Field)
+}
