@@ -93,21 +93,21 @@ var variants = []struct {
 	vendor  Vendor
 	secrets map[string]string
 }{
-	{"azure_blob", AzureBlobStorage{Container: "audit", SASURL: "https://acme.blob.core.windows.net/audit?sv=2024&sig=SECRETsig"},
+	{"azure_blob", AzureBlobStorage{Container: "audit", SASURL: NewSecret("https://acme.blob.core.windows.net/audit?sv=2024&sig=SECRETsig")},
 		map[string]string{"encrypted_sas_url": "https://acme.blob.core.windows.net/audit?sv=2024&sig=SECRETsig"}},
-	{"azure_hubs", AzureEventHubs{Name: "audit-hub", ConnectionString: "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKey=SECRETkey"},
+	{"azure_hubs", AzureEventHubs{Name: "audit-hub", ConnectionString: NewSecret("Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKey=SECRETkey")},
 		map[string]string{"encrypted_connstring": "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKey=SECRETkey"}},
 	{"s3_oidc", AmazonS3OIDC{Bucket: "acme-audit", Region: "us-east-1", RoleARN: "arn:aws:iam::123456789012:role/github-audit"},
 		map[string]string{}},
-	{"s3_access_keys", AmazonS3AccessKeys{Bucket: "acme-audit", Region: "eu-west-1", AccessKeyID: "AKIASECRETKEYID", SecretAccessKey: "SECRETaccess/key+value"},
+	{"s3_access_keys", AmazonS3AccessKeys{Bucket: "acme-audit", Region: "eu-west-1", AccessKeyID: NewSecret("AKIASECRETKEYID"), SecretAccessKey: NewSecret("SECRETaccess/key+value")},
 		map[string]string{"encrypted_access_key_id": "AKIASECRETKEYID", "encrypted_secret_key": "SECRETaccess/key+value"}},
-	{"splunk", Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: "SECRET-splunk-hec-token", SSLVerify: true},
+	{"splunk", Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret("SECRET-splunk-hec-token"), SSLVerify: true},
 		map[string]string{"encrypted_token": "SECRET-splunk-hec-token"}},
-	{"hec", HTTPSEventCollector{Domain: "collector.acme.example", Port: 8443, Path: "/services/collector", Token: "SECRET-hec-token", SSLVerify: false},
+	{"hec", HTTPSEventCollector{Domain: "collector.acme.example", Port: 8443, Path: "/services/collector", Token: NewSecret("SECRET-hec-token"), SSLVerify: false},
 		map[string]string{"encrypted_token": "SECRET-hec-token"}},
-	{"gcs", GoogleCloudStorage{Bucket: "acme-audit", JSONCredentials: `{"type":"service_account","private_key":"SECRET-pem"}`},
+	{"gcs", GoogleCloudStorage{Bucket: "acme-audit", JSONCredentials: NewSecret(`{"type":"service_account","private_key":"SECRET-pem"}`)},
 		map[string]string{"encrypted_json_credentials": `{"type":"service_account","private_key":"SECRET-pem"}`}},
-	{"datadog", Datadog{Site: DatadogUS1FED, Token: "SECRET-dd-api-key"},
+	{"datadog", Datadog{Site: DatadogUS1FED, Token: NewSecret("SECRET-dd-api-key")},
 		map[string]string{"encrypted_token": "SECRET-dd-api-key"}},
 }
 
@@ -249,7 +249,7 @@ func TestStreamLifecycle(t *testing.T) {
 	srv, c, _ := recordedFake(t)
 	ctx := context.Background()
 	ent := srv.Enterprise()
-	dd := Datadog{Site: DatadogEU1, Token: "SECRET-old"}
+	dd := Datadog{Site: DatadogEU1, Token: NewSecret("SECRET-old")}
 	st, err := c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: dd})
 	require.NoError(t, err)
 
@@ -258,7 +258,7 @@ func TestStreamLifecycle(t *testing.T) {
 	assert.Equal(t, st, got)
 	assert.Equal(t, "EU1", got.StreamDetails)
 
-	dd.Token = "SECRET-new"
+	dd.Token = NewSecret("SECRET-new")
 	paused, err := c.PauseStream(ctx, ent, st.ID, dd)
 	require.NoError(t, err)
 	assert.False(t, paused.Enabled)
@@ -298,7 +298,7 @@ func TestValidationErrorsInBothShapes(t *testing.T) {
 	_, pub := srv.StreamKey()
 	ct, err := Seal(pub, []byte("SECRET-token"))
 	require.NoError(t, err)
-	stale := Sealed{KeyID: "999", Vendor: Splunk{Domain: "splunk.acme.example", Port: 443, Token: ct, SSLVerify: true}}
+	stale := Sealed{KeyID: "999", Vendor: Splunk{Domain: "splunk.acme.example", Port: 443, Token: NewSecret(ct), SSLVerify: true}}
 
 	// POST: {"message":"Validation Failed","errors":[{...}]}
 	_, err = c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: stale})

@@ -252,13 +252,13 @@ func (e *env) vendorFlags(cmd string, args []string, withEnabled bool) (auditlog
 	}
 	var v auditlog.Vendor
 	var err error
-	secret := func(envVar, what string) string {
+	secret := func(envVar, what string) auditlog.Secret {
 		if err != nil {
-			return ""
+			return auditlog.Secret{}
 		}
 		var s string
 		s, err = e.secret(envVar, what)
-		return s
+		return auditlog.NewSecret(s)
 	}
 	switch *vendor {
 	case "splunk":
@@ -342,7 +342,7 @@ func stamp(t time.Time) string {
 // that the fake really unseals.
 func (e *env) demo(ctx context.Context, c *auditlog.Client, ent string) error {
 	step := func(title string) { fmt.Fprintf(e.stdout, "\n$ streams %s\n", title) }
-	splunk := auditlog.Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: "demo-hec-token-1", SSLVerify: true}
+	splunk := auditlog.Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: auditlog.NewSecret("demo-hec-token-1"), SSLVerify: true}
 
 	step("create -vendor splunk -domain http-inputs-acme.splunkcloud.com -port 443   # SPLUNK_TOKEN from the environment")
 	s, err := c.CreateStream(ctx, ent, auditlog.StreamConfig{Enabled: true, Vendor: splunk})
@@ -352,7 +352,7 @@ func (e *env) demo(ctx context.Context, c *auditlog.Client, ent string) error {
 	if err := printStreams(e.stdout, *s); err != nil {
 		return err
 	}
-	dd := auditlog.Datadog{Site: auditlog.DatadogEU1, Token: "demo-datadog-key"}
+	dd := auditlog.Datadog{Site: auditlog.DatadogEU1, Token: auditlog.NewSecret("demo-datadog-key")}
 	step("create -vendor datadog -site EU1   # DATADOG_API_KEY from the environment")
 	if _, err := c.CreateStream(ctx, ent, auditlog.StreamConfig{Enabled: true, Vendor: dd}); err != nil {
 		return err
@@ -367,7 +367,7 @@ func (e *env) demo(ctx context.Context, c *auditlog.Client, ent string) error {
 		return err
 	}
 
-	splunk.Token = "demo-hec-token-2"
+	splunk.Token = auditlog.NewSecret("demo-hec-token-2")
 	step(fmt.Sprintf("update %d -vendor splunk -domain http-inputs-acme.splunkcloud.com -port 443   # a new SPLUNK_TOKEN: rotation", s.ID))
 	if s, err = c.UpdateStream(ctx, ent, s.ID, auditlog.StreamConfig{Enabled: true, Vendor: splunk}); err != nil {
 		return err
