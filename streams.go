@@ -185,10 +185,10 @@ func (c *Client) GetStream(ctx context.Context, enterprise string, id int64) (*S
 // client fetches and keeps ([WithStreamKeyTTL]), so N creates cost N+1
 // requests of the audit_log_streaming budget (15 an hour).
 //
-// If GitHub refuses the key_id or a sealed value with 422 (the key was
-// rotated), the client fetches the key again, re-seals and retries once;
-// nothing was created by the refused request, so the retry cannot create a
-// duplicate. A [Sealed] vendor is never retried this way.
+// GitHub does not document how it words the refusal of a stale key, so
+// after any 422 the client fetches the key once more: if it has changed,
+// the client re-seals and retries once (the refused request created
+// nothing), else it returns the 422. A [Sealed] vendor is never retried.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#create-an-audit-log-streaming-configuration-for-an-enterprise
 func (c *Client) CreateStream(ctx context.Context, enterprise string, cfg StreamConfig) (*Stream, error) {
@@ -243,8 +243,8 @@ func (c *Client) DeleteStream(ctx context.Context, enterprise string, id int64) 
 	return err
 }
 
-// writeStream validates, seals and sends a create or update, refreshing the
-// key and retrying once when GitHub refuses the key.
+// writeStream validates, seals and sends a create or update; after a 422 it
+// re-seals and retries once if GitHub's key has changed.
 func (c *Client) writeStream(ctx context.Context, method, path, enterprise string, cfg StreamConfig) (*Stream, error) {
 	v, keyID, err := unwrap(cfg.Vendor)
 	sealed := keyID != ""
@@ -282,40 +282,17 @@ func (c *Client) writeStream(ctx context.Context, method, path, enterprise strin
 		return nil, err
 	}
 	st, err := send(key)
-	if !keyRefused(err) {
+	if !errors.Is(err, ErrValidation) {
 		return st, err
 	}
 	fresh, kerr := c.keys.get(ctx, enterprise, keyReplace, key.StreamKey, c.fetchStreamKey)
 	switch {
 	case kerr != nil:
-		return nil, kerr
+		return nil, fmt.Errorf("%w; fetching the stream key again failed: %w", err, kerr)
 	case fresh.StreamKey == key.StreamKey:
-		return nil, err // the same key would be refused again
+		return nil, err // not a rotation: the same key would be refused again
 	}
 	return send(fresh)
-}
-
-// keyRefused reports whether err is a 422 that blames the stream key: the
-// key_id, an encrypted_* value, or decryption. Other 422s are not retried.
-func keyRefused(err error) bool {
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode != http.StatusUnprocessableEntity {
-		return false
-	}
-	mentions := func(s string) bool {
-		s = strings.ToLower(s)
-		return strings.Contains(s, "key_id") || strings.Contains(s, "encrypted_") ||
-			strings.Contains(s, "stream key") || strings.Contains(s, "decrypt")
-	}
-	if mentions(ae.Message) {
-		return true
-	}
-	for _, fe := range ae.Errors {
-		if mentions(fe.Field) || mentions(fe.Message) {
-			return true
-		}
-	}
-	return false
 }
 
 func decodeStream(resp *response) (*Stream, error) {

@@ -339,52 +339,68 @@ func TestCreateStreamAccepts201(t *testing.T) {
 	assert.EqualValues(t, 7, st.ID)
 }
 
+// TestKeyRefusalRetriesOnlyWhenItHelps: GitHub does not document how it
+// words the refusal of a stale key, so after any 422 the client asks for
+// the key once more, and re-seals and retries only when it has changed.
 func TestKeyRefusalRetriesOnlyWhenItHelps(t *testing.T) {
 	t.Parallel()
 	const secret = "SECRET-token-echoed"
 	vendor := Splunk{Domain: "d.example", Port: 443, Token: NewSecret(secret)}
+	const wordless = `{"message":"Validation Failed","errors":[{"resource":"AuditLogStream","code":"custom","message":"The configuration could not be validated"}]}`
 	for _, tc := range []struct {
 		name      string
-		refusal   string // 422 body of the first POST
+		update    bool   // PUT instead of POST
+		refusal   string // 422 body of the first request
 		keys      []string
-		wantPosts int
+		wantSends int
 		wantKeys  int
-		wantErr   bool
+		wantErr   []error
 	}{
-		{"unrelated 422 is not retried", `{"message":"Validation Failed","errors":[{"field":"stream_type","code":"custom","message":"stream limit reached"}]}`,
-			[]string{"k1"}, 1, 1, true},
-		{"key refused, key unchanged: no second POST", `{"errors":["vendor_specific.key_id is stale"]}`,
-			[]string{"k1", "k1"}, 1, 2, true},
-		{"key refused, key rotated: one retry", `{"errors":["encrypted_token could not be decrypted"]}`,
-			[]string{"k1", "k2"}, 2, 2, false},
-		{"echoed secret is scrubbed", `{"message":"bad token ` + secret + `","errors":["encrypted_token ` + secret + `"]}`,
-			[]string{"k1", "k1"}, 1, 2, true},
+		{"422 that names no key, key rotated: one retry", false, wordless, []string{"k1", "k2"}, 2, 2, nil},
+		{"bare 422 on update, key rotated: one retry", true, `{"errors":["Invalid request"]}`, []string{"k1", "k2"}, 2, 2, nil},
+		{"422, key unchanged: the 422, no second request", false, `{"message":"Validation Failed","errors":[{"field":"stream_type","code":"custom","message":"stream limit reached"}]}`,
+			[]string{"k1", "k1"}, 1, 2, []error{ErrValidation}},
+		{"422, key fetch fails: both errors", false, wordless, []string{"k1", "401"}, 1, 2, []error{ErrValidation, ErrUnauthorized}},
+		{"echoed secret is scrubbed", false, `{"message":"bad token ` + secret + `","errors":["encrypted_token ` + secret + `",{"field":"f","code":"` + secret + `"}]}`,
+			[]string{"k1", "k1"}, 1, 2, []error{ErrValidation}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c, mt := mockGitHub(t)
-			var keyCalls, posts int
+			var keyCalls, sends int
 			mt.RegisterResponder(http.MethodGet, mockKeyURL, func(*http.Request) (*http.Response, error) {
 				id := tc.keys[min(keyCalls, len(tc.keys)-1)]
 				keyCalls++
+				if id == "401" {
+					return httpmock.NewStringResponse(401, `{"message":"Bad credentials"}`), nil
+				}
 				return httpmock.NewStringResponse(200, `{"key_id":"`+id+`","key":"`+mockPub+`"}`), nil
 			})
-			mt.RegisterResponder(http.MethodPost, mockStreamsURL, func(*http.Request) (*http.Response, error) {
-				posts++
-				if posts == 1 {
+			respond := func(*http.Request) (*http.Response, error) {
+				sends++
+				if sends == 1 {
 					return httpmock.NewStringResponse(422, tc.refusal), nil
 				}
 				return httpmock.NewStringResponse(200, mockStream), nil
-			})
-			_, err := c.CreateStream(context.Background(), "acme", StreamConfig{Enabled: true, Vendor: vendor})
-			assert.Equal(t, tc.wantPosts, posts)
+			}
+			mt.RegisterResponder(http.MethodPost, mockStreamsURL, respond)
+			mt.RegisterResponder(http.MethodPut, mockStreamsURL+"/7", respond)
+			var err error
+			if tc.update {
+				_, err = c.UpdateStream(context.Background(), "acme", 7, StreamConfig{Enabled: true, Vendor: vendor})
+			} else {
+				_, err = c.CreateStream(context.Background(), "acme", StreamConfig{Enabled: true, Vendor: vendor})
+			}
+			assert.Equal(t, tc.wantSends, sends)
 			assert.Equal(t, tc.wantKeys, keyCalls)
-			if !tc.wantErr {
+			if tc.wantErr == nil {
 				require.NoError(t, err)
 				return
 			}
 			require.Error(t, err)
-			assert.ErrorIs(t, err, ErrValidation)
+			for _, want := range tc.wantErr {
+				assert.ErrorIs(t, err, want)
+			}
 			assert.NotContains(t, err.Error(), secret)
 		})
 	}
