@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// maxStreams bounds a stream list. GitHub allows a handful of streams per
+// enterprise; a longer list is refused before the rest of it is decoded.
+const maxStreams = 100
 
 // Stream is an audit-log stream configuration as GitHub returns it. GitHub
 // never returns the vendor settings or secrets.
@@ -21,47 +26,33 @@ type Stream struct {
 	Enabled       bool
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
-	// PausedAt is when the stream was paused; the zero time when it is not
-	// (GitHub's paused_at is null or absent). GitHub never sends a year-1
-	// timestamp, so zero cannot be confused with a real pause.
-	PausedAt time.Time
+	PausedAt      time.Time // zero when not paused (paused_at null or absent)
 }
 
-// UnmarshalJSON decodes GitHub's stream object: ISO 8601 timestamps,
-// paused_at null or absent, and a stream_details that is not a string kept
-// as its JSON text.
+// UnmarshalJSON decodes GitHub's stream object. Like the event decoder it
+// is lenient: a field of another type, or a time that is not ISO 8601, is
+// left zero, and a stream_details that is not a string is kept as its JSON
+// text. Only an id that is not an integer fails.
 func (s *Stream) UnmarshalJSON(b []byte) error {
-	var w struct {
-		ID            int64           `json:"id"`
-		StreamType    StreamType      `json:"stream_type"`
-		StreamDetails json.RawMessage `json:"stream_details"`
-		Enabled       bool            `json:"enabled"`
-		CreatedAt     *string         `json:"created_at"`
-		UpdatedAt     *string         `json:"updated_at"`
-		PausedAt      *string         `json:"paused_at"`
+	var id struct {
+		ID int64 `json:"id"`
 	}
-	if err := json.Unmarshal(b, &w); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &id); err != nil {
 		return err
 	}
-	out := Stream{ID: w.ID, StreamType: w.StreamType, Enabled: w.Enabled}
-	if len(w.StreamDetails) > 0 && string(w.StreamDetails) != "null" {
-		if json.Unmarshal(w.StreamDetails, &out.StreamDetails) != nil {
-			out.StreamDetails = string(w.StreamDetails)
-		}
+	_ = json.Unmarshal(b, &raw) // an object, or the line above failed
+	out := Stream{ID: id.ID}
+	_ = json.Unmarshal(raw["stream_type"], &out.StreamType)
+	_ = json.Unmarshal(raw["enabled"], &out.Enabled)
+	if d := raw["stream_details"]; len(d) > 0 && string(d) != "null" && json.Unmarshal(d, &out.StreamDetails) != nil {
+		out.StreamDetails = string(d)
 	}
-	for _, t := range []struct {
-		name string
-		in   *string
-		out  *time.Time
-	}{{"created_at", w.CreatedAt, &out.CreatedAt}, {"updated_at", w.UpdatedAt, &out.UpdatedAt}, {"paused_at", w.PausedAt, &out.PausedAt}} {
-		if t.in == nil || *t.in == "" {
-			continue
+	for name, t := range map[string]*time.Time{"created_at": &out.CreatedAt, "updated_at": &out.UpdatedAt, "paused_at": &out.PausedAt} {
+		var text string
+		if json.Unmarshal(raw[name], &text) == nil {
+			*t, _ = time.Parse(time.RFC3339, text)
 		}
-		v, err := time.Parse(time.RFC3339, *t.in)
-		if err != nil {
-			return fmt.Errorf("stream %d: %s %s is not an ISO 8601 time", w.ID, t.name, quoteValue(*t.in))
-		}
-		*t.out = v
 	}
 	*s = out
 	return nil
@@ -143,6 +134,7 @@ func streamPath(enterprise string, id int64) (string, error) {
 
 // ListStreams lists the enterprise's audit-log stream configurations, at
 // the cost of one request of the audit_log_streaming budget (15 an hour).
+// A list of more than 100 streams is refused.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#list-audit-log-stream-configurations-for-an-enterprise
 func (c *Client) ListStreams(ctx context.Context, enterprise string) ([]Stream, error) {
@@ -154,12 +146,38 @@ func (c *Client) ListStreams(ctx context.Context, enterprise string) ([]Stream, 
 	if err != nil {
 		return nil, err
 	}
-	var streams []Stream
-	if err := json.Unmarshal([]byte(resp.body), &streams); err != nil {
+	streams, err := decodeStreams(resp.body)
+	if err != nil {
 		return nil, fmt.Errorf("auditlog: decoding streams (request %s): %w", resp.requestID, err)
 	}
-	if streams == nil {
-		streams = []Stream{}
+	return streams, nil
+}
+
+// decodeStreams decodes a JSON array (or null) of streams one at a time,
+// stopping at the first past maxStreams.
+func decodeStreams(body string) ([]Stream, error) {
+	dec := json.NewDecoder(strings.NewReader(body))
+	streams := []Stream{}
+	if tok, err := dec.Token(); err != nil || tok == nil {
+		return streams, err
+	} else if tok != json.Delim('[') {
+		return nil, fmt.Errorf("want a JSON array, got %v", tok)
+	}
+	for dec.More() {
+		if len(streams) == maxStreams {
+			return nil, fmt.Errorf("more than %d streams", maxStreams)
+		}
+		var st Stream
+		if err := dec.Decode(&st); err != nil {
+			return nil, err
+		}
+		streams = append(streams, st)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the array")
 	}
 	return streams, nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ghaudit/auditlog/auditlogtest"
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -346,7 +347,11 @@ func TestStreamDecoding(t *testing.T) {
 		{"paused_at absent, compact type, object details", `{"id":3,"stream_type":"AzureBlobStorage","stream_details":{"container":"x"},"enabled":true,"created_at":"2024-06-06T08:00:00Z","updated_at":"2024-06-06T08:00:00Z"}`,
 			Stream{ID: 3, StreamType: "AzureBlobStorage", StreamDetails: `{"container":"x"}`, Enabled: true,
 				CreatedAt: time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC)}, ""},
-		{"epoch milliseconds refused", `{"id":4,"created_at":"1717660800000"}`, Stream{}, "created_at"},
+		{"odd timestamps are left zero", `{"id":4,"stream_type":"Splunk","enabled":true,"created_at":"1717660800000","updated_at":1717660800000,"paused_at":{"t":1}}`,
+			Stream{ID: 4, StreamType: "Splunk", Enabled: true}, ""},
+		{"odd types are left zero", `{"id":5,"stream_type":7,"stream_details":null,"enabled":"yes","created_at":"2024-06-06T08:00:00Z"}`,
+			Stream{ID: 5, CreatedAt: time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC)}, ""},
+		{"an id that is not an integer fails", `{"id":"x"}`, Stream{}, "id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -364,6 +369,62 @@ func TestStreamDecoding(t *testing.T) {
 			tc.want.CreatedAt, tc.want.UpdatedAt, tc.want.PausedAt = got.CreatedAt, got.UpdatedAt, got.PausedAt
 			assert.Equal(t, tc.want, got)
 		})
+	}
+}
+
+// TestListStreamsIsLenientAndBounded: one odd stream does not fail the
+// list; a list longer than maxStreams is refused before the rest of it is
+// decoded (what follows the cap here is not even JSON).
+func TestListStreamsIsLenientAndBounded(t *testing.T) {
+	t.Parallel()
+	flood := func(n int, tail string) string {
+		return "[" + strings.Repeat(`{"id":1,"stream_type":"Splunk"},`, n-1) + `{"id":1}` + tail
+	}
+	for _, tc := range []struct {
+		name, body string
+		want       int
+		err        string
+	}{
+		{"odd timestamp kept", `[{"id":1,"stream_type":"Splunk","stream_details":"d","enabled":true,"created_at":"yesterday","updated_at":"2024-06-06T08:00:00Z"},` +
+			`{"id":2,"stream_type":"Datadog","created_at":"2024-06-06T08:00:00Z"}]`, 2, ""},
+		{"null is no streams", `null`, 0, ""},
+		{"exactly the cap", flood(maxStreams, "]"), maxStreams, ""},
+		{"past the cap, garbage after", flood(maxStreams+1, `,{{{{ not json`), 0, "more than 100 streams"},
+		{"not an array", `{"id":1}`, 0, "want a JSON array"},
+		{"data after the array", `[] []`, 0, "data after the array"},
+		{"truncated", `[{"id":1}`, 0, "decoding streams"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := mockGitHub(t)
+			mt.RegisterResponder(http.MethodGet, mockStreamsURL, httpmock.NewStringResponder(200, tc.body))
+			list, err := c.ListStreams(context.Background(), "acme")
+			if tc.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.NotNil(t, list)
+			require.Len(t, list, tc.want)
+			if tc.name == "odd timestamp kept" {
+				assert.True(t, list[0].CreatedAt.IsZero())
+				assert.Equal(t, time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC), list[0].UpdatedAt.UTC())
+				assert.Equal(t, StreamTypeDatadog, list[1].StreamType)
+			}
+		})
+	}
+}
+
+// BenchmarkListStreamsFlood: a 3 MB list of a million empty objects costs
+// what the cap allows, not a million Streams.
+func BenchmarkListStreamsFlood(b *testing.B) {
+	body := "[" + strings.Repeat(`{},`, 1<<20) + "{}]"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeStreams(body); err == nil {
+			b.Fatal("flood accepted")
+		}
 	}
 }
 
