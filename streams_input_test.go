@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/gob"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -130,7 +131,7 @@ type holder struct {
 // TestSecretsNeverPrinted checks every way a config reaches a log or a
 // message: every fmt verb, on the vendor, the config, a pointer, and all of
 // them nested in unexported fields; slog's text and JSON handlers;
-// encoding/json and encoding/xml.
+// encoding/json, encoding/xml and encoding/gob (which refuses a Secret).
 func TestSecretsNeverPrinted(t *testing.T) {
 	t.Parallel()
 	for _, tc := range variants {
@@ -166,6 +167,12 @@ func TestSecretsNeverPrinted(t *testing.T) {
 				}
 				out = append(out, string(js), string(x))
 			}
+
+			var gb bytes.Buffer
+			if err := gob.NewEncoder(&gb).Encode(tc.vendor); len(tc.secrets) > 0 {
+				assert.ErrorContains(t, err, "Secret has no exported fields", "gob refuses a Secret")
+			}
+			out = append(out, gb.String())
 
 			all := strings.Join(out, "\n")
 			for _, plain := range tc.secrets {
