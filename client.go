@@ -88,6 +88,8 @@ type settings struct {
 	maxAttempts       int
 	streamMaxAttempts int
 	attemptTimeout    time.Duration
+
+	streamKeyTTL time.Duration
 }
 
 // WithToken authenticates every request with a personal access token
@@ -349,7 +351,8 @@ type Client struct {
 func NewClient(opts ...Option) (*Client, error) {
 	s := settings{apiVersion: DefaultAPIVersion, userAgent: defaultUserAgent,
 		maxWait: DefaultMaxWait, maxAttempts: DefaultMaxAttempts,
-		streamMaxAttempts: DefaultStreamMaxAttempts, attemptTimeout: DefaultAttemptTimeout}
+		streamMaxAttempts: DefaultStreamMaxAttempts, attemptTimeout: DefaultAttemptTimeout,
+		streamKeyTTL: DefaultStreamKeyTTL}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, optionError("NewClient", "nil Option")
@@ -404,6 +407,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		apiVersion: s.apiVersion,
 		userAgent:  s.userAgent,
 		logger:     logger,
+		keys:       keyCache{ttl: s.streamKeyTTL},
 
 		limiter:           limiter,
 		maxWait:           s.maxWait,
@@ -651,6 +655,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 	if cl.resource == ResourceAuditLogStreaming {
 		st.maxAttempts = c.streamMaxAttempts
 	}
+	reached := false // an attempt that failed may have been carried out by the server
 	for attempt := 1; ; attempt++ {
 		if err := c.pace(ctx, st); err != nil {
 			return nil, err
@@ -658,6 +663,12 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 		resp, err := c.send(ctx, st, target, payload)
 		if err == nil {
 			return resp, nil
+		}
+		if reached && cl.method == http.MethodDelete && errors.Is(err, ErrNotFound) {
+			// An earlier attempt did delete it; only its answer was lost.
+			c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: retried DELETE found nothing: an earlier attempt deleted it",
+				slog.String("path", target.Path), slog.Int("attempt", attempt))
+			return &response{status: http.StatusNoContent}, nil
 		}
 		if ctx.Err() != nil {
 			return nil, err
@@ -670,6 +681,8 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 			slog.String("method", cl.method), slog.String("path", target.Path),
 			slog.Int("attempt", attempt), slog.Int("max_attempts", st.maxAttempts),
 			slog.Duration("after", delay), slog.String("reason", reason), slog.String("error", err.Error()))
+		var ne *NetworkError
+		reached = reached || (reason == reasonTransient && !(errors.As(err, &ne) && notSent(ne)))
 		if delay > 0 && reason == reasonTransient {
 			if err := sleep(ctx, delay); err != nil {
 				return nil, err

@@ -202,7 +202,7 @@ var hostileCases = []hostileCase{
 		},
 		call: func(ctx context.Context, h *hostile) error {
 			_, err := h.c.CreateStream(ctx, "e", StreamConfig{Enabled: true,
-				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: hostileSecret, SSLVerify: true}})
+				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(hostileSecret), SSLVerify: true}})
 			return err
 		},
 		check: func(t *testing.T, _ *hostile, err error) {
@@ -247,7 +247,7 @@ var hostileCases = []hostileCase{
 		},
 		call: func(ctx context.Context, h *hostile) error {
 			_, err := h.c.CreateStream(ctx, "e", StreamConfig{Enabled: true,
-				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: hostileSecret, SSLVerify: true}})
+				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(hostileSecret), SSLVerify: true}})
 			return err
 		},
 		check: func(t *testing.T, h *hostile, err error) {
