@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -157,6 +159,7 @@ func newServer(opts []Option) (*Server, error) {
 		s.base = "http://127.0.0.1:0"
 	default:
 		s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+		s.ts.Config.ErrorLog = log.New(quietHandshakes{os.Stderr}, "", log.LstdFlags)
 		if cfg.tls {
 			s.ts.StartTLS()
 		} else {
@@ -165,6 +168,17 @@ func newServer(opts []Option) (*Server, error) {
 		s.base = s.ts.URL
 	}
 	return s, nil
+}
+
+// quietHandshakes drops the server's "TLS handshake error" lines, which a
+// client refusing the test certificate (often what a test checks) causes.
+type quietHandshakes struct{ w io.Writer }
+
+func (q quietHandshakes) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("TLS handshake error")) {
+		return len(p), nil
+	}
+	return q.w.Write(p)
 }
 
 // URL returns the base URL, e.g. "http://127.0.0.1:1234", with "/api/v3"
