@@ -18,7 +18,7 @@ import (
 
 func TestCursorWalk(t *testing.T) {
 	t.Parallel()
-	s := auditlogtest.NewServer(auditlogtest.WithGeneratedEvents(1000, 7), unlimited)
+	s := auditlogtest.NewServer(auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(1000, 7), unlimited)
 	t.Cleanup(s.Close)
 	for _, include := range []auditlog.Include{auditlog.IncludeWeb, auditlog.IncludeGit, auditlog.IncludeAll} {
 		for _, order := range []auditlog.Order{auditlog.OrderAsc, auditlog.OrderDesc} {
