@@ -28,7 +28,7 @@ const (
 	ResourceAuditLogStreaming = "audit_log_streaming"
 )
 
-// Option configures a [Server] created by [NewServer].
+// Option configures a [Server] created by [New] or [NewServer].
 type Option func(*config)
 
 type limitConfig struct {

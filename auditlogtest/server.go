@@ -343,10 +343,9 @@ func (s *Server) apiPath(p string) string {
 // the answer is written: a client that has its response finds its request
 // in Requests().
 func (s *Server) serve(r *http.Request) outcome {
-	arrived := s.now()
 	s.mu.Lock()
 	s.seq++
-	n := s.seq
+	n, arrived := s.seq, s.now() // together, so Seq and Time agree
 	s.mu.Unlock()
 	entry := Request{
 		Seq:      int(n),
@@ -359,15 +358,16 @@ func (s *Server) serve(r *http.Request) outcome {
 	out := s.process(r, n)
 	entry.Resource, entry.Fault = out.resource, out.fault
 	if !out.aborted && !out.reset {
+		id := requestID(s.cfg.seed, n)
 		h := out.resp.header
-		h.Set("X-GitHub-Request-Id", requestID(s.cfg.seed, n))
+		h.Set("X-GitHub-Request-Id", id)
 		// GitHub dates every response on its own clock; clients that
 		// correct x-ratelimit-reset for clock skew read it.
 		h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 		if s.cfg.ghes {
 			h.Set("X-GitHub-Enterprise-Version", EnterpriseServerVersion)
 		}
-		entry.Status, entry.RequestID = out.resp.status, requestID(s.cfg.seed, n)
+		entry.Status, entry.RequestID = out.resp.status, id
 	}
 	s.mu.Lock()
 	s.logLocked(entry)
