@@ -1,0 +1,3 @@
+package redisbudget
+
+func runChild() bool { return false }
