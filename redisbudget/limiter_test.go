@@ -28,7 +28,7 @@ var (
 // sharedRedis is one redis-server for the tests that neither stop nor
 // restart it; each test keeps to keys of its own (its name). TestMain stops
 // it.
-func sharedRedis(t *testing.T) *redisServer {
+func sharedRedis(t testing.TB) *redisServer {
 	t.Helper()
 	sharedOnce.Do(func() {
 		if sharedDir, sharedErr = os.MkdirTemp("", "redisbudget-"); sharedErr == nil {
