@@ -194,6 +194,8 @@ func optionError(option, reason string) error {
 	return &auditlog.InputError{Field: option, Reason: reason}
 }
 
+var _ auditlog.Limiter = (*Limiter)(nil)
+
 // Limiter is an [auditlog.Limiter] shared by every process that uses the
 // same Redis and key. Create one with [New] and give it to each Client
 // with [auditlog.WithLimiter]; one Limiter per process is enough, and it is
