@@ -164,8 +164,9 @@ func TestARedisThatLostItsStateIsSeededAgain(t *testing.T) {
 	key := "test:" + t.Name()
 	a := newLimiter(t, srv, key)
 	now := time.Now()
-	reserveOK(t, a, now, 1)
+	reserveOK(t, a, now, 2)
 	a.Observe(res, now, report(60, 5, now.Add(10*time.Second)))
+	a.Observe(res, now, report(60, 8, now.Add(10*time.Second))) // older, answered late
 	a.Pause(res, now.Add(time.Second))
 	require.NoError(t, srv.Client(t, "").Del(context.Background(), bucketKeys(key, res)...).Err())
 
@@ -179,7 +180,7 @@ func TestARedisThatLostItsStateIsSeededAgain(t *testing.T) {
 	st, ok := b.State(res, time.Now())
 	require.True(t, ok)
 	assert.Equal(t, 60, st.Limit)
-	assert.Equal(t, 3, st.Remaining, "a's last report, less the two claims in flight")
+	assert.Equal(t, 3, st.Remaining, "a's lowest report, less the two claims in flight")
 }
 
 // The log says what happened without the Redis password.

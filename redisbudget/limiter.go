@@ -394,9 +394,16 @@ func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.
 // resource with what a response reported, for every process.
 func (l *Limiter) Observe(resource string, now time.Time, r auditlog.Rate) {
 	id, onRedis := l.pop(resource)
+	lim := l.limitFor(resource)
+	tol := min(maxTolerance, lim.Per/2)
 	if r.Known() && !r.Reset.IsZero() && now.Before(r.Reset) {
 		l.mu.Lock()
-		l.last[resource] = seen{limit: r.Limit, remaining: r.Remaining, reset: r.Reset}
+		s := seen{limit: r.Limit, remaining: r.Remaining, reset: r.Reset}
+		if old := l.last[resource]; old.reset.After(now) && absDuration(old.reset.Sub(r.Reset)) <= tol {
+			// The same window: keep the lowest count, as Redis does.
+			s.remaining = min(s.remaining, old.remaining)
+		}
+		l.last[resource] = s
 		l.mu.Unlock()
 	}
 	// The fallback sees every report, so it knows the window when it takes
@@ -408,7 +415,6 @@ func (l *Limiter) Observe(resource string, now time.Time, r auditlog.Rate) {
 	if !onRedis {
 		id = "" // report what GitHub said; the claim was the fallback's
 	}
-	lim := l.limitFor(resource)
 	emission, burst := l.paceArgs(resource)
 	known, resetOff := 0, int64(0)
 	if r.Known() {
@@ -417,10 +423,16 @@ func (l *Limiter) Observe(resource string, now time.Time, r auditlog.Rate) {
 			resetOff = micros(r.Reset.Sub(now))
 		}
 	}
-	tol := min(maxTolerance, lim.Per/2)
 	_, err := l.eval(observeScript, resource, id, known, r.Limit, r.Remaining, resetOff,
 		micros(lim.Per), emission, lim.Burst, burst, micros(tol))
 	l.done(err, false)
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 // Release settles one reservation of resource that got no budget

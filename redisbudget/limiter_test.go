@@ -423,14 +423,28 @@ func TestResourcesAndKeysAreSeparate(t *testing.T) {
 	assert.Zero(t, w)
 	reserveOK(t, b, now, 1)
 
-	// Both keys of a budget hash to one cluster slot.
-	keys := bucketKeys("ghaudit:svc", res)
-	require.Len(t, keys, 2)
-	assert.NotEqual(t, keys[0], keys[1])
-	for _, k := range keys {
-		assert.Contains(t, k, "{"+res+"}")
-		assert.True(t, strings.HasPrefix(k, "ghaudit:svc"))
+	// Both keys of a budget hash to one cluster slot, whatever the prefix;
+	// budgets of different prefixes do not all share one.
+	for _, prefix := range []string{"ghaudit:svc", "a{b}c", "x}y", "{tag}rest"} {
+		keys := bucketKeys(prefix, res)
+		require.Len(t, keys, 2)
+		assert.NotEqual(t, keys[0], keys[1])
+		assert.Equal(t, hashTag(keys[0]), hashTag(keys[1]), prefix)
+		assert.Contains(t, keys[0], prefix)
+		assert.Contains(t, keys[0], res)
 	}
+	assert.NotEqual(t, hashTag(bucketKeys("ghaudit:one", res)[0]), hashTag(bucketKeys("ghaudit:two", res)[0]))
+}
+
+// hashTag is the part of key that Redis Cluster hashes: what lies between
+// the first "{" and the first "}" after it, when that is not empty.
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
 }
 
 func TestARefusalClaimsNothing(t *testing.T) {

@@ -3,15 +3,17 @@ package redisbudget
 import "github.com/redis/go-redis/v9"
 
 // bucketKeys names the Redis keys of one budget: a hash holding its state
-// and a sorted set holding the claims in flight. Both carry the same hash
-// tag, so a Redis Cluster keeps them in one slot, as a script needs.
+// and a sorted set holding the claims in flight. Both start with the same
+// hash tag (prefix and resource in braces), so a Redis Cluster keeps them
+// in one slot, as a script needs, and spreads the budgets of different
+// prefixes over the cluster.
 //
 // A budget is keyed by resource. GitHub also counts the audit-log budget
 // per entity path (each organization's audit log apart from the
 // enterprise's); keying by (resource, path) is a change to this function
 // only.
 func bucketKeys(prefix, resource string) []string {
-	base := prefix + ":{" + resource + "}"
+	base := "{" + prefix + ":" + resource + "}"
 	return []string{base, base + ":claims"}
 }
 
