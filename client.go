@@ -84,6 +84,8 @@ type settings struct {
 	rateLimits  map[string]RateLimit
 	maxWait     time.Duration
 	maxAttempts int
+
+	streamKeyTTL time.Duration
 }
 
 // WithToken authenticates every request with a personal access token
@@ -297,7 +299,7 @@ type Client struct {
 // option, when an option's argument is invalid.
 func NewClient(opts ...Option) (*Client, error) {
 	s := settings{apiVersion: DefaultAPIVersion, userAgent: defaultUserAgent,
-		maxWait: DefaultMaxWait, maxAttempts: DefaultMaxAttempts}
+		maxWait: DefaultMaxWait, maxAttempts: DefaultMaxAttempts, streamKeyTTL: DefaultStreamKeyTTL}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, optionError("NewClient", "nil Option")
@@ -345,6 +347,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		apiVersion: s.apiVersion,
 		userAgent:  s.userAgent,
 		logger:     logger,
+		keys:       keyCache{ttl: s.streamKeyTTL},
 
 		limiter:     limiter,
 		maxWait:     s.maxWait,
@@ -471,6 +474,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 		target.RawQuery = cl.query.Encode()
 	}
 	st := &callState{call: cl, path: target.Path, start: time.Now()}
+	reached := false // an attempt that failed may have been carried out by the server
 	for attempt := 1; ; attempt++ {
 		if err := c.pace(ctx, st); err != nil {
 			return nil, err
@@ -483,6 +487,12 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 		if err == nil {
 			return resp, nil
 		}
+		if reached && cl.method == http.MethodDelete && errors.Is(err, ErrNotFound) {
+			// An earlier attempt did delete it; only its answer was lost.
+			c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: retried DELETE found nothing: an earlier attempt deleted it",
+				slog.String("path", target.Path), slog.Int("attempt", attempt))
+			return &response{status: http.StatusNoContent}, nil
+		}
 		if ctx.Err() != nil {
 			return nil, err
 		}
@@ -494,6 +504,8 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 			slog.String("method", cl.method), slog.String("path", target.Path),
 			slog.Int("attempt", attempt), slog.Int("max_attempts", c.maxAttempts),
 			slog.Duration("after", delay), slog.String("reason", reason), slog.String("error", err.Error()))
+		var ne *NetworkError
+		reached = reached || (reason == reasonTransient && !(errors.As(err, &ne) && notSent(ne)))
 		if delay > 0 && reason == reasonTransient {
 			if err := sleep(ctx, delay); err != nil {
 				return nil, err

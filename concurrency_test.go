@@ -171,7 +171,7 @@ func streamLifecycle(ctx context.Context, c *Client, srv *auditlogtest.Server, e
 	first, second := fmt.Sprintf("SECRET-conc-%d-a", w), fmt.Sprintf("SECRET-conc-%d-b", w)
 	registerSecret(first, second)
 	domain := fmt.Sprintf("w%d.splunk.example", w)
-	s, err := c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: Splunk{Domain: domain, Port: 443, Token: first, SSLVerify: true}})
+	s, err := c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: Splunk{Domain: domain, Port: 443, Token: NewSecret(first), SSLVerify: true}})
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func streamLifecycle(ctx context.Context, c *Client, srv *auditlogtest.Server, e
 	if !slices.ContainsFunc(list, func(x Stream) bool { return x.ID == s.ID }) {
 		return fmt.Errorf("list of %d streams lacks %d", len(list), s.ID)
 	}
-	u, err := c.UpdateStream(ctx, ent, s.ID, StreamConfig{Enabled: false, Vendor: Splunk{Domain: domain, Port: 8088, Token: second}})
+	u, err := c.UpdateStream(ctx, ent, s.ID, StreamConfig{Enabled: false, Vendor: Splunk{Domain: domain, Port: 8088, Token: NewSecret(second)}})
 	if err != nil {
 		return err
 	}

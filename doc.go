@@ -59,12 +59,12 @@
 // [Client.CreateStream] and [Client.UpdateStream] take a [StreamConfig] whose
 // Vendor ([Splunk], [Datadog], [AmazonS3OIDC], [AmazonS3AccessKeys],
 // [AzureBlobStorage], [AzureEventHubs], [GoogleCloudStorage],
-// [HTTPSEventCollector]) holds plaintext credentials: the client fetches the
-// enterprise's stream key once, seals each secret in a libsodium sealed box
-// ([Seal]), stamps the key ID and sends the schema's exact fields; when GitHub
-// refuses a stale key it refreshes the key and tries once more. Vendor values
-// print and log with their secrets redacted. [Sealed] sends values sealed
-// elsewhere.
+// [HTTPSEventCollector]) holds plaintext credentials as [Secret]s: the client
+// fetches the enterprise's stream key once, seals each secret in a libsodium
+// sealed box ([Seal]), stamps the key ID and sends the schema's exact fields;
+// after a 422 it checks the key once more, and if GitHub has rotated it,
+// re-seals and tries once more. A Secret prints, logs and marshals as
+// "[REDACTED]". [Sealed] sends values sealed elsewhere.
 //
 // # Rate limits and retries
 //

@@ -334,8 +334,8 @@ func FuzzCheckResponse(f *testing.F) {
 }
 
 // FuzzSeal: Seal never panics, refuses every key that is not the standard
-// base64 of 32 bytes, and what it seals for a key pair derived from the
-// input opens with the private key.
+// base64 of 32 bytes or is a low-order point, and what it seals for a key
+// pair derived from the input opens with the private key.
 func FuzzSeal(f *testing.F) {
 	f.Add("", []byte("secret"), []byte("seed"))
 	f.Add(base64.StdEncoding.EncodeToString(make([]byte, 32)), []byte{}, []byte{})
@@ -346,7 +346,7 @@ func FuzzSeal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key string, plaintext, seed []byte) {
 		out, err := Seal(key, plaintext)
 		raw, decErr := base64.StdEncoding.Strict().DecodeString(key)
-		canonical := decErr == nil && len(raw) == PublicKeySize && base64.StdEncoding.EncodeToString(raw) == key
+		canonical := decErr == nil && len(raw) == PublicKeySize && base64.StdEncoding.EncodeToString(raw) == key && !isLowOrder(raw)
 		switch {
 		case err == nil && !canonical:
 			t.Fatalf("Seal accepted key %q", key)

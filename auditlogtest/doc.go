@@ -80,6 +80,9 @@
 //     fields are ignored. POST field errors name the field as
 //     "vendor_specific.<name>". There is no limit on the number of streams.
 //     stream_details shows the container, name, bucket, domain or site.
+//   - A stale key_id, or a secret that does not open with the current key,
+//     is a 422 whose text names neither a field nor the key (GitHub's
+//     wording is undocumented, so a client must not depend on it).
 //   - Stream ids that are not positive integers are 404 before rate
 //     accounting; unknown integer ids are 404 after it (they consume budget).
 //   - An unknown method on a known path is 404, as GitHub does.
