@@ -32,7 +32,7 @@
 //
 // # When Redis is unavailable or slow
 //
-// Every call to Redis is bounded by [WithTimeout] (200 ms by default),
+// Every call to Redis is bounded by [WithTimeout] (500 ms by default),
 // whatever the client's own timeouts. When a call fails or times out, the
 // Limiter logs a warning and paces on a local [auditlog.Budget] that holds a
 // share of the budget ([WithFallbackShare], a quarter by default): the
@@ -69,8 +69,10 @@ import (
 
 // Defaults of the options.
 const (
-	// DefaultTimeout bounds each call to Redis.
-	DefaultTimeout = 200 * time.Millisecond
+	// DefaultTimeout bounds each call to Redis. A healthy Redis answers in
+	// well under a millisecond; a busy client host (CPU starved, collecting
+	// garbage) can take a hundred times that, which is no outage.
+	DefaultTimeout = 500 * time.Millisecond
 	// DefaultRetryInterval is how long the Limiter paces locally after Redis
 	// failed before it tries Redis again.
 	DefaultRetryInterval = time.Second
@@ -486,26 +488,31 @@ func (l *Limiter) Pause(resource string, until time.Time) {
 // State returns the budget of resource as the fleet knows it at now: the
 // limit GitHub reported, an estimate of what remains (the lowest count
 // reported in the window, less the requests in flight in every process)
-// and the reset, converted to the clock of now; ok is false when no window
-// is known. While Redis is unavailable it returns the last report this
-// process saw.
+// and the reset, converted to the clock of now. ok is false when nothing is
+// known; ok with a Rate whose Known is false means the server reported no
+// limit (and none was configured). While Redis is unavailable it returns
+// the last report this process saw.
 func (l *Limiter) State(resource string, now time.Time) (auditlog.Rate, bool) {
+	none := auditlog.Rate{Limit: -1, Remaining: -1, Used: -1, Resource: resource}
 	if use, probe := l.useRedis(); use {
 		v, err := l.eval(stateScript, resource)
 		l.done(err, probe)
-		if err == nil && len(v) >= 4 {
-			if v[0] == 0 {
-				return auditlog.Rate{Limit: -1, Remaining: -1, Used: -1, Resource: resource}, false
+		if err == nil && len(v) >= 7 {
+			switch {
+			case v[0] == 1:
+				return auditlog.Rate{Limit: int(v[1]), Remaining: int(v[2]), Used: max(int(v[1]-v[2]), -1),
+					Reset: now.Add(time.Duration(v[3]) * time.Microsecond), Resource: resource}, true
+			case v[6] == 1 && !l.configured[resource]:
+				return none, true // no limit enforced
 			}
-			return auditlog.Rate{Limit: int(v[1]), Remaining: int(v[2]), Used: max(int(v[1]-v[2]), -1),
-				Reset: now.Add(time.Duration(v[3]) * time.Microsecond), Resource: resource}, true
+			return none, false
 		}
 	}
 	l.mu.Lock()
 	s := l.last[resource]
 	l.mu.Unlock()
 	if !now.Before(s.reset) {
-		return auditlog.Rate{Limit: -1, Remaining: -1, Used: -1, Resource: resource}, false
+		return none, false
 	}
 	return auditlog.Rate{Limit: s.limit, Remaining: s.remaining, Used: s.limit - s.remaining,
 		Reset: s.reset, Resource: resource}, true

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ghaudit/auditlog"
+	"github.com/ghaudit/auditlog/auditlogtest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,10 +52,11 @@ func stopSharedRedis() {
 }
 
 // newLimiter is one process of a fleet: a Limiter with a Redis client of
-// its own, on key.
+// its own, on key. Its timeout is a minute unless opts set one, so that a
+// loaded machine does not fake an outage.
 func newLimiter(t *testing.T, srv *redisServer, key string, opts ...Option) *Limiter {
 	t.Helper()
-	l, err := New(srv.Client(t, ""), key, opts...)
+	l, err := New(srv.Client(t, ""), key, append([]Option{WithTimeout(time.Minute)}, opts...)...)
 	require.NoError(t, err)
 	return l
 }
@@ -379,11 +381,17 @@ func TestPacingMatchesTheLocalBudget(t *testing.T) {
 // the fleet then invents no limit, unless one was configured.
 func TestNoLimitReported(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
-		l := fleetOf(t, 1)[0]
+		ls := fleetOf(t, 2)
+		l := ls[0]
 		now := time.Now()
+		_, ok := ls[1].State(res, now)
+		assert.False(t, ok, "nothing known yet")
 		reserveOK(t, l, now, 1)
 		l.Observe(res, now, unknown)
 		reserveOK(t, l, now, 3000) // the default is 1,750 an hour
+		st, ok := ls[1].State(res, now)
+		assert.True(t, ok, "known: no limit")
+		assert.False(t, st.Known())
 	})
 	t.Run("defaults, nothing reported", func(t *testing.T) {
 		l := fleetOf(t, 1)[0]
@@ -397,6 +405,8 @@ func TestNoLimitReported(t *testing.T) {
 		l.Observe(res, now, unknown)
 		reserveOK(t, l, now, 2)
 		refused(t, l, now)
+		_, ok := l.State(res, now)
+		assert.False(t, ok, "a configured limit is paced, and no window is known")
 	})
 	t.Run("a window is running", func(t *testing.T) {
 		// A response without headers in the middle of a window GitHub
@@ -521,4 +531,23 @@ func TestNewRefusesBadArguments(t *testing.T) {
 		WithFallbackShare(1), WithTimeout(time.Second), WithRetryInterval(time.Second), WithClaimTTL(time.Second))
 	require.NoError(t, err)
 	assert.NotNil(t, l)
+}
+
+// Through a Client: GitHub Enterprise Server with rate limiting off sends
+// no rate headers, and 2,000 requests (more than the default 1,750) go out
+// without one wait for budget.
+func TestClientOnAServerWithoutLimits(t *testing.T) {
+	fake := auditlogtest.NewServer(auditlogtest.WithGeneratedEvents(10, 1), auditlogtest.WithoutRateLimits())
+	t.Cleanup(fake.Close)
+	l := fleetOf(t, 1)[0]
+	c, err := auditlog.NewClient(auditlog.WithToken(fake.Token()), auditlog.WithBaseURL(fake.URL()),
+		auditlog.WithLimiter(l), auditlog.WithMaxWait(0))
+	require.NoError(t, err)
+	for i := range 2000 {
+		_, err := c.AuditLog(context.Background(), fake.Enterprise(), &auditlog.Query{PerPage: 1})
+		require.NoError(t, err, "request %d", i+1)
+	}
+	st, ok := l.State(res, time.Now())
+	assert.True(t, ok)
+	assert.False(t, st.Known(), "no limit")
 }

@@ -201,9 +201,9 @@ return {1}
 `)
 
 // stateScript returns {known, limit, left, offset to reset, offset to
-// hold, claims in flight}; known is 0 when no window is running.
+// hold, claims in flight, nolimit}; known is 0 when no window is running.
 var stateScript = redis.NewScript(prologue + `
 local n = redis.call('ZCARD', claims)
-if not reset then return {0, limit, -1, 0, math.max(hold - now, 0), n} end
-return {1, limit, math.max(rem - n, 0), reset - now, math.max(hold - now, 0), n}
+if not reset then return {0, limit, -1, 0, math.max(hold - now, 0), n, nolimit} end
+return {1, limit, math.max(rem - n, 0), reset - now, math.max(hold - now, 0), n, nolimit}
 `)
