@@ -172,8 +172,8 @@ func (c *Client) cursorFromLink(raw string) (Cursor, error) {
 		return Cursor{}, fmt.Errorf("auditlog: unreadable Link URL: %w", err)
 	}
 	if !strings.EqualFold(u.Scheme, c.base.Scheme) || !strings.EqualFold(u.Host, c.base.Host) {
-		return Cursor{}, fmt.Errorf("auditlog: Link header points to %s://%s, not the API host %s://%s; refusing to follow it",
-			u.Scheme, u.Host, c.base.Scheme, c.base.Host)
+		return Cursor{}, fmt.Errorf("auditlog: Link header points to %s, not the API host %s://%s; refusing to follow it",
+			serverText(u.Scheme+"://"+u.Host, maxFieldText), c.base.Scheme, c.base.Host)
 	}
 	q := u.Query()
 	switch {

@@ -286,7 +286,7 @@ func (c *Client) writeStream(ctx context.Context, method, path, enterprise strin
 		}
 		body, _ := json.Marshal(vs) // strings, ints and bools
 		resp, err := c.do(ctx, &call{method: method, path: path, resource: ResourceAuditLogStreaming,
-			body: streamRequest{Enabled: cfg.Enabled, StreamType: v.StreamType(), VendorSpecific: body}})
+			body: streamRequest{Enabled: cfg.Enabled, StreamType: v.StreamType(), VendorSpecific: body}, secrets: plain})
 		if err != nil {
 			return nil, scrub(err, plain)
 		}

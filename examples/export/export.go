@@ -68,7 +68,7 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 		return err
 	}
 	ex.tail = ex.state.Tail
-	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q))
+	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q), ex.client)
 
 	if !ex.state.BackfillDone {
 		if err := ex.backfill(ctx, q); err != nil {
