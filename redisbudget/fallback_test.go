@@ -231,3 +231,35 @@ func TestClaimsSettleWhereTheyWereMade(t *testing.T) {
 	assert.Empty(t, l.claims[res])
 	l.mu.Unlock()
 }
+
+// A server that reported no limit (GitHub Enterprise Server with rate
+// limiting off) gets none from the fallback either, unless one was
+// configured.
+func TestFallbackInventsNoLimit(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		srv := startRedis(t)
+		l := newLimiter(t, srv, "test:"+t.Name(), WithRetryInterval(time.Hour))
+		now := time.Now()
+		reserveOK(t, l, now, 1)
+		l.Observe(res, now, unknown)
+		srv.Stop()
+		reserveOK(t, l, now, 2000) // a quarter of the default 1,750 is 437
+		st, ok := l.State(res, now)
+		assert.True(t, ok)
+		assert.False(t, st.Known())
+		l.Pause(res, now.Add(time.Minute)) // a pause still holds
+		rl := refused(t, l, now)
+		near(t, time.Minute, rl.RetryAfter, time.Second, "the pause")
+	})
+	t.Run("configured", func(t *testing.T) {
+		srv := startRedis(t)
+		l := newLimiter(t, srv, "test:"+t.Name(), WithRetryInterval(time.Hour), WithFallbackShare(0.5),
+			WithRateLimits(map[string]auditlog.RateLimit{res: {Requests: 8, Per: time.Hour}}))
+		now := time.Now()
+		reserveOK(t, l, now, 1)
+		l.Observe(res, now, unknown)
+		srv.Stop()
+		reserveOK(t, l, now, 4)
+		refused(t, l, now)
+	})
+}

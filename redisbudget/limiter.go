@@ -221,11 +221,12 @@ type Limiter struct {
 	claims   map[string][]string // per resource, oldest first; "" is a claim on the fallback
 	last     map[string]seen     // per resource, the last report with a window
 	hold     map[string]time.Time
-	down     bool      // pacing on the fallback
-	downAt   time.Time // when the outage began
-	retryAt  time.Time // when to try Redis again
-	probing  bool      // a call is trying Redis
-	downErrs int       // failed calls in this outage
+	nolimit  map[string]bool // the server reported no limit (and none is configured)
+	down     bool            // pacing on the fallback
+	downAt   time.Time       // when the outage began
+	retryAt  time.Time       // when to try Redis again
+	probing  bool            // a call is trying Redis
+	downErrs int             // failed calls in this outage
 }
 
 // seen is a report with a window, kept to seed a Redis that lost its state.
@@ -285,6 +286,7 @@ func New(rdb redis.UniversalClient, key string, opts ...Option) (*Limiter, error
 		share: s.share, timeout: s.timeout, retry: s.retry, claimTTL: s.claimTTL,
 		log: logger, fallback: fb, id: hex.EncodeToString(b[:]),
 		claims: map[string][]string{}, last: map[string]seen{}, hold: map[string]time.Time{},
+		nolimit: map[string]bool{},
 	}, nil
 }
 
@@ -350,6 +352,19 @@ func (l *Limiter) Reserve(resource string, now time.Time, maxWait time.Duration)
 			return wait, nil
 		}
 	}
+	l.mu.Lock()
+	unlimited, hold := l.nolimit[resource], l.hold[resource]
+	l.mu.Unlock()
+	if unlimited {
+		// The server enforces no limit: the fallback, which holds every
+		// default limit as configured, must not invent one.
+		wait := max(hold.Sub(now), 0)
+		if wait > maxWait {
+			return 0, &auditlog.RateLimitError{Resource: resource, Remaining: -1, RetryAfter: wait}
+		}
+		l.push(resource, "")
+		return wait, nil
+	}
 	wait, err := l.fallback.Reserve(resource, now, maxWait)
 	if err == nil {
 		l.push(resource, "")
@@ -398,6 +413,9 @@ func (l *Limiter) Observe(resource string, now time.Time, r auditlog.Rate) {
 	id, onRedis := l.pop(resource)
 	lim := l.limitFor(resource)
 	tol := min(maxTolerance, lim.Per/2)
+	l.mu.Lock()
+	l.nolimit[resource] = !r.Known() && !l.configured[resource] && !l.last[resource].reset.After(now)
+	l.mu.Unlock()
 	if r.Known() && !r.Reset.IsZero() && now.Before(r.Reset) {
 		l.mu.Lock()
 		s := seen{limit: r.Limit, remaining: r.Remaining, reset: r.Reset}
@@ -444,7 +462,7 @@ func absDuration(d time.Duration) time.Duration {
 func (l *Limiter) Release(resource string, now time.Time) {
 	id, onRedis := l.pop(resource)
 	if !onRedis {
-		l.releaseFallback(resource, now)
+		l.fallback.Release(resource, now)
 		return
 	}
 	if !l.healthy() {
@@ -453,18 +471,6 @@ func (l *Limiter) Release(resource string, now time.Time) {
 	emission, burst := l.paceArgs(resource)
 	_, err := l.eval(releaseScript, resource, id, emission, burst)
 	l.done(err, false)
-}
-
-// releaseFallback settles a claim of the fallback Budget: with Release once
-// Budget has it, else with a report that says nothing, which is how the
-// SDK's Budget settled such a claim before it had Release.
-func (l *Limiter) releaseFallback(resource string, now time.Time) {
-	type releaser interface{ Release(string, time.Time) }
-	if rl, ok := any(l.fallback).(releaser); ok {
-		rl.Release(resource, now)
-		return
-	}
-	l.fallback.Observe(resource, now, auditlog.Rate{Limit: -1, Remaining: -1, Used: -1})
 }
 
 // Pause implements [auditlog.Limiter]: it holds every request on resource,
@@ -509,8 +515,11 @@ func (l *Limiter) State(resource string, now time.Time) (auditlog.Rate, bool) {
 		}
 	}
 	l.mu.Lock()
-	s := l.last[resource]
+	s, unlimited := l.last[resource], l.nolimit[resource]
 	l.mu.Unlock()
+	if unlimited {
+		return none, true
+	}
 	if !now.Before(s.reset) {
 		return none, false
 	}
