@@ -36,7 +36,7 @@ func TestOneClientManyGoroutines(t *testing.T) {
 
 	idsOf := func(include, order string) []stamped {
 		var out []stamped
-		for _, raw := range srv.Events(include, order) {
+		for _, raw := range srv.Events(Include(include), Order(order)) {
 			var s stamped
 			require.NoError(t, json.Unmarshal(raw, &s))
 			out = append(out, s)
@@ -215,7 +215,7 @@ func TestConcurrencyHelpersCatchMismatches(t *testing.T) {
 	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(50, 3))
 	err := walkAll(context.Background(), c, srv.Enterprise(), 0, func(include, order string) []string {
 		ids := []string{}
-		for _, raw := range srv.Events(include, "desc") {
+		for _, raw := range srv.Events(Include(include), OrderDesc) {
 			var v struct {
 				ID string `json:"_document_id"`
 			}

@@ -97,7 +97,7 @@ func (ex *exporter) expectedTotal(q *auditlog.Query) int64 {
 	if ex.demo == nil || q.Phrase != "" {
 		return -1
 	}
-	return int64(len(ex.demo.Events(string(q.Include), string(q.Order))))
+	return int64(len(ex.demo.Events(q.Include, q.Order)))
 }
 
 // openOutput opens -out. With a checkpoint the file is truncated to the size
