@@ -145,7 +145,9 @@ var hostileCases = []hostileCase{
 				fmt.Fprintf(w, `{"message":"API rate limit exceeded for %s."}`, jsonEscapeAll(tok))
 			}
 		},
-		options: func(*hostile) []Option { return []Option{WithMaxWait(0)} },
+		// The refusal must reach the call itself, not GET /rate_limit (whose
+		// refusal would hold the call back before it is sent).
+		options: func(*hostile) []Option { return []Option{WithMaxWait(0), WithoutWarmStart()} },
 		check: func(t *testing.T, _ *hostile, err error) {
 			var rl *RateLimitError
 			require.ErrorAs(t, err, &rl)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 )
 
@@ -179,6 +180,7 @@ type Budget struct {
 	configured map[string]bool      // resources whose limit the caller gave; read-only
 	mu         sync.Mutex
 	res        map[string]*bucket
+	seeds      singleflight.Group // one warm start at a time per resource
 }
 
 // bucket is the state of one resource, guarded by Budget.mu.
@@ -280,6 +282,11 @@ func (b *Budget) Observe(resource string, now time.Time, r Rate) {
 	if bk.inflight > 0 {
 		bk.inflight--
 	}
+	b.learnLocked(resource, bk, now, r)
+}
+
+// learnLocked takes in a budget the server reported for resource at now.
+func (b *Budget) learnLocked(resource string, bk *bucket, now time.Time, r Rate) {
 	if !r.Known() {
 		// A success without rate headers: the server enforces no limit.
 		if !b.configured[resource] {
