@@ -269,7 +269,8 @@ func WithRateLimits(limits map[string]RateLimit) Option {
 // returns at once: a [*RateLimitError] saying when to come back, or the last
 // transient error. The time spent in the attempts themselves is bounded by
 // [WithAttemptTimeout]: one call takes at most MaxWait plus MaxAttempts
-// attempt timeouts.
+// attempt timeouts, and a Client's first call on a resource up to 10 s more
+// for the warm start (see [Seeder]).
 func WithMaxWait(d time.Duration) Option {
 	return func(s *settings) error {
 		if d < 0 {

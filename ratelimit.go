@@ -78,7 +78,9 @@ func headerInt(h http.Header, key string) int {
 // so every Client that sends the same token from the same host should share
 // one Limiter (see [NewBudget] and [WithLimiter]).
 //
-// Implementations must be safe for concurrent use. The pipeline settles each
+// A Limiter that also implements [Seeder] can be told the budget before the
+// first response (the warm start). Implementations must be safe for
+// concurrent use. The pipeline settles each
 // successful Reserve exactly once, with Observe or Release for the same
 // resource. Every time it gets from a response (a Rate's Reset, a Pause's
 // until) is already on the local clock, converted through the response's
