@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -59,9 +60,29 @@ func WithoutWarmStart() Option {
 
 // warmStart is a Client's state of the warm start.
 type warmStart struct {
-	seeder Seeder             // nil: cold start (turned off, or the Limiter is no Seeder)
-	tried  sync.Map           // resource → struct{}: seeded once, or tried to
+	seeder Seeder // nil: cold start (turned off, or the Limiter is no Seeder)
+	// tried holds the resources seeded once, or tried: read on every call
+	// without a lock or an allocation, copied on the rare write.
+	tried  atomic.Pointer[map[string]bool]
+	mu     sync.Mutex         // serialises writes to tried
 	flight singleflight.Group // one seed per resource at a time
+}
+
+func (w *warmStart) done(resource string) bool {
+	m := w.tried.Load()
+	return m != nil && (*m)[resource]
+}
+
+func (w *warmStart) markDone(resource string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	next := map[string]bool{resource: true}
+	if m := w.tried.Load(); m != nil {
+		for k := range *m {
+			next[k] = true
+		}
+	}
+	w.tried.Store(&next)
 }
 
 func seederOf(l Limiter, off bool) Seeder {
@@ -88,14 +109,14 @@ func (c *Client) warmUp(ctx context.Context, cl *call) error {
 	if w.seeder == nil {
 		return nil
 	}
-	if _, ok := w.tried.Load(resource); ok {
+	if w.done(resource) {
 		return nil
 	}
 	ch := w.flight.DoChan(resource, func() (any, error) {
-		if _, ok := w.tried.Load(resource); ok {
+		if w.done(resource) {
 			return nil, nil // a flight that ended just before this one began
 		}
-		defer w.tried.Store(resource, struct{}{})
+		defer w.markDone(resource)
 		if _, known := c.limiter.State(resource, time.Now()); known {
 			return nil, nil
 		}

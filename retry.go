@@ -154,11 +154,13 @@ func durationOf(rl *RateLimitError) time.Duration {
 func (c *Client) observe(ctx context.Context, cl *call, resp *response, sent time.Time) Rate {
 	r := parseRate(resp.header)
 	resp.skew = c.skew.observe(resp.header.Get("Date"), sent, resp.received)
+	if cl.free {
+		// GET /rate_limit: its headers are another resource's (core), and
+		// it holds no reservation; only its Date is of use.
+		return r
+	}
 	r.Reset = c.localReset(ctx, cl.resource, r.Reset, resp)
 	switch {
-	case cl.free:
-		// GET /rate_limit: its headers are another resource's (core), and
-		// it holds no reservation.
 	case r.Known():
 		c.limiter.Observe(cl.resource, resp.received, r)
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: budget",
@@ -183,7 +185,7 @@ func (c *Client) localReset(ctx context.Context, resource string, reset time.Tim
 	}
 	reset = reset.Add(-resp.skew)
 	if bound := resp.received.Add(maxHold); reset.After(bound) {
-		c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: x-ratelimit-reset more than a window ahead; clamped",
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: rate-limit reset more than a window ahead; clamped",
 			slog.String("resource", resource), slog.Time("reported", reset), slog.Time("clamped_to", bound))
 		reset = bound
 	}
