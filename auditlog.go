@@ -9,11 +9,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ghaudit/auditlog/internal/wire"
 	"github.com/google/go-querystring/query"
 )
 
-// Include selects which events a query returns.
-type Include string
+// Include selects which events a query returns. It is the type
+// auditlogtest's Server.Events takes, so a test passes these constants to
+// the fake too.
+type Include = wire.Include
 
 // Values of [Include]. GitHub's default is IncludeWeb.
 const (
@@ -22,8 +25,8 @@ const (
 	IncludeAll Include = "all" // both
 )
 
-// Order is the order of events in a listing.
-type Order string
+// Order is the order of events in a listing (also taken by auditlogtest).
+type Order = wire.Order
 
 // Values of [Order]. GitHub's default is OrderDesc.
 const (

@@ -28,9 +28,10 @@ func firstErr[T any](seq iter.Seq2[T, error]) error {
 func TestBadInputTable(t *testing.T) {
 	t.Parallel()
 	const secret = "SECRET-badinput-token"
+	sec := NewSecret(secret)
 	bg := context.Background()
 	var nilCtx context.Context
-	splunk := Splunk{Domain: "splunk.acme.example", Port: 443, Token: secret}
+	splunk := Splunk{Domain: "splunk.acme.example", Port: 443, Token: sec}
 	newClient := func(opts ...Option) error { _, err := NewClient(opts...); return err }
 	build := func(p PhraseBuilder) error { _, err := p.Build(); return err }
 	cursor := func(text string) error { var c Cursor; return c.UnmarshalText([]byte(text)) }
@@ -138,13 +139,13 @@ func TestBadInputTable(t *testing.T) {
 		// Stream configs.
 		{"stream nil vendor", create(nil), "StreamConfig.Vendor"},
 		{"stream nil pointer vendor", create((*Datadog)(nil)), "StreamConfig.Vendor"},
-		{"splunk port zero", create(Splunk{Domain: "d.example", Token: secret}), "Splunk.Port"},
+		{"splunk port zero", create(Splunk{Domain: "d.example", Token: sec}), "Splunk.Port"},
 		{"splunk no token", create(Splunk{Domain: "d.example", Port: 443}), "Splunk.Token"},
-		{"hec no path", create(HTTPSEventCollector{Domain: "d.example", Port: 443, Token: secret}), "HTTPSEventCollector.Path"},
-		{"datadog unknown site", create(Datadog{Site: "mars", Token: secret}), "Datadog.Site"},
-		{"s3 keys no secret key", create(AmazonS3AccessKeys{Bucket: "b", Region: "r", AccessKeyID: secret}), "AmazonS3AccessKeys.SecretAccessKey"},
-		{"gcs credentials not JSON", create(GoogleCloudStorage{Bucket: "b", JSONCredentials: secret}), "GoogleCloudStorage.JSONCredentials"},
-		{"sealed without key id", create(Sealed{Vendor: Datadog{Site: DatadogUS, Token: strings.Repeat("A", 64)}}), "Sealed.KeyID"},
+		{"hec no path", create(HTTPSEventCollector{Domain: "d.example", Port: 443, Token: sec}), "HTTPSEventCollector.Path"},
+		{"datadog unknown site", create(Datadog{Site: "mars", Token: sec}), "Datadog.Site"},
+		{"s3 keys no secret key", create(AmazonS3AccessKeys{Bucket: "b", Region: "r", AccessKeyID: sec}), "AmazonS3AccessKeys.SecretAccessKey"},
+		{"gcs credentials not JSON", create(GoogleCloudStorage{Bucket: "b", JSONCredentials: sec}), "GoogleCloudStorage.JSONCredentials"},
+		{"sealed without key id", create(Sealed{Vendor: Datadog{Site: DatadogUS, Token: NewSecret(strings.Repeat("A", 64))}}), "Sealed.KeyID"},
 		{"update nil vendor", func(c *Client, ent string) error {
 			_, err := c.UpdateStream(bg, ent, 1, StreamConfig{})
 			return err

@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,10 +82,14 @@ type settings struct {
 	userAgent  string
 	logger     *slog.Logger
 
-	limiter     Limiter
-	rateLimits  map[string]RateLimit
-	maxWait     time.Duration
-	maxAttempts int
+	limiter           Limiter
+	rateLimits        map[string]RateLimit
+	maxWait           time.Duration
+	maxAttempts       int
+	streamMaxAttempts int
+	attemptTimeout    time.Duration
+
+	streamKeyTTL time.Duration
 }
 
 // WithToken authenticates every request with a personal access token
@@ -114,7 +120,9 @@ func WithTokenSource(src TokenSource) Option {
 // WithBaseURL sets the REST API root, for example
 // "https://api.octocorp.ghe.com" for GitHub Enterprise Cloud with data
 // residency. The default is [DefaultBaseURL]. A plain http URL is accepted
-// only for a loopback host, unless [WithInsecureHTTP] is also given.
+// only for a loopback host, unless [WithInsecureHTTP] is also given. The
+// path, if any, must be plain segments (letters, digits and -._~!$&'()*+,;=:@,
+// no spaces, escapes, empty or dot segments); the host is lower-cased.
 func WithBaseURL(rawURL string) Option {
 	return func(s *settings) error {
 		u, err := parseBaseURL(rawURL)
@@ -159,7 +167,11 @@ func WithInsecureHTTP() Option {
 }
 
 // WithHTTPClient sends requests with a copy of hc (its Transport, Timeout,
-// Jar and CheckRedirect are kept; hc itself is never modified).
+// Jar and CheckRedirect are kept; hc itself is never modified). Redirects to
+// another scheme or host than the base URL's are never followed, whatever
+// hc's CheckRedirect says. For a loopback base URL, an *http.Transport is
+// cloned without its Proxy: a request to this machine never goes through a
+// proxy (the token would cross it).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {
@@ -253,7 +265,9 @@ func WithRateLimits(limits map[string]RateLimit) Option {
 // a call that would have to wait fails at once. When a wait would go past
 // the bound or past the context's deadline, the call does not start it and
 // returns at once: a [*RateLimitError] saying when to come back, or the last
-// transient error.
+// transient error. The time spent in the attempts themselves is bounded by
+// [WithAttemptTimeout]: one call takes at most MaxWait plus MaxAttempts
+// attempt timeouts.
 func WithMaxWait(d time.Duration) Option {
 	return func(s *settings) error {
 		if d < 0 {
@@ -266,13 +280,44 @@ func WithMaxWait(d time.Duration) Option {
 
 // WithMaxAttempts bounds how many times one call is sent, counting the
 // first; the default is [DefaultMaxAttempts] and 1 turns retries off. n is
-// between 1 and 20.
+// between 1 and 20. It applies to every call but those on the stream
+// endpoints, which have their own bound: [WithStreamMaxAttempts].
 func WithMaxAttempts(n int) Option {
 	return func(s *settings) error {
 		if n < 1 || n > 20 {
 			return optionError("WithMaxAttempts", fmt.Sprintf("must be between 1 and 20, got %d", n))
 		}
 		s.maxAttempts = n
+		return nil
+	}
+}
+
+// WithStreamMaxAttempts bounds how many times one call to a stream endpoint
+// (the audit_log_streaming resource: streams and the stream key) is sent,
+// counting the first; the default is [DefaultStreamMaxAttempts]. These
+// endpoints allow 15 requests an hour, so every retry is a fifteenth of the
+// hour's budget. n is between 1 and 20.
+func WithStreamMaxAttempts(n int) Option {
+	return func(s *settings) error {
+		if n < 1 || n > 20 {
+			return optionError("WithStreamMaxAttempts", fmt.Sprintf("must be between 1 and 20, got %d", n))
+		}
+		s.streamMaxAttempts = n
+		return nil
+	}
+}
+
+// WithAttemptTimeout bounds each attempt of a call, from sending the request
+// to the last byte of the response; the default is [DefaultAttemptTimeout].
+// An attempt that runs out of time (a server that never answers, or trickles
+// its body) fails as a network error, and is retried as one. d must be
+// positive.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return optionError("WithAttemptTimeout", fmt.Sprintf("must be positive, got %v", d))
+		}
+		s.attemptTimeout = d
 		return nil
 	}
 }
@@ -287,17 +332,27 @@ type Client struct {
 	logger     *slog.Logger
 	keys       keyCache // per-enterprise stream keys; see streamkey.go
 
-	limiter     Limiter
-	maxWait     time.Duration
-	maxAttempts int
-	backoff     backoff
+	limiter           Limiter
+	maxWait           time.Duration
+	maxAttempts       int
+	streamMaxAttempts int
+	attemptTimeout    time.Duration
+	backoff           backoff
+	skew              skewClock // GitHub's clock against ours, from Date headers
+
+	// baseHint says why the base URL may be wrong for its host ("" when it
+	// looks right), for a 404 before the base URL has ever answered.
+	baseHint string
+	answered atomic.Bool // a success came back: the base URL is right
 }
 
 // NewClient returns a client configured by opts. It fails, naming the
 // option, when an option's argument is invalid.
 func NewClient(opts ...Option) (*Client, error) {
 	s := settings{apiVersion: DefaultAPIVersion, userAgent: defaultUserAgent,
-		maxWait: DefaultMaxWait, maxAttempts: DefaultMaxAttempts}
+		maxWait: DefaultMaxWait, maxAttempts: DefaultMaxAttempts,
+		streamMaxAttempts: DefaultStreamMaxAttempts, attemptTimeout: DefaultAttemptTimeout,
+		streamKeyTTL: DefaultStreamKeyTTL}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, optionError("NewClient", "nil Option")
@@ -321,9 +376,16 @@ func NewClient(opts ...Option) (*Client, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	if s.token != nil {
-		hc.Transport = &authTransport{base: base, source: s.token, scheme: s.baseURL.Scheme, host: s.baseURL.Host}
+	if t, ok := base.(*http.Transport); ok && t.Proxy != nil && isLoopback(s.baseURL.Hostname()) {
+		// Never through a proxy to this machine: net/http's environment
+		// proxy skips only a lower-case "localhost", and a proxy would see
+		// the token (in clear, over http).
+		t = t.Clone()
+		t.Proxy = nil
+		base = t
 	}
+	hc.Transport = &authTransport{base: base, source: s.token, origin: s.baseURL}
+	hc.CheckRedirect = sameOriginRedirects(s.baseURL, hc.CheckRedirect)
 	limiter := s.limiter
 	switch {
 	case limiter != nil && s.rateLimits != nil:
@@ -345,29 +407,44 @@ func NewClient(opts ...Option) (*Client, error) {
 		apiVersion: s.apiVersion,
 		userAgent:  s.userAgent,
 		logger:     logger,
+		keys:       keyCache{ttl: s.streamKeyTTL},
 
-		limiter:     limiter,
-		maxWait:     s.maxWait,
-		maxAttempts: s.maxAttempts,
-		backoff:     defaultBackoff,
+		limiter:           limiter,
+		maxWait:           s.maxWait,
+		maxAttempts:       s.maxAttempts,
+		streamMaxAttempts: s.streamMaxAttempts,
+		attemptTimeout:    s.attemptTimeout,
+		backoff:           defaultBackoff,
+		baseHint:          baseURLHint(s.baseURL),
 	}, nil
 }
 
 // BaseURL returns the API root the client sends requests to.
 func (c *Client) BaseURL() string { return strings.TrimSuffix(c.base.String(), "/") }
 
+// Rate returns the budget of resource (e.g. [ResourceAuditLog],
+// [ResourceAuditLogStreaming]) as the client's [Limiter] knows it now: the
+// limit, an estimate of what remains (GitHub's last count, less the requests
+// sent since) and when the window resets, on the local clock. ok is false
+// while nothing is known of it (no response for that resource yet). ok with
+// r.Known() false means the server reported no limit (GitHub Enterprise
+// Server with rate limiting off). It sends no request.
+func (c *Client) Rate(resource string) (r Rate, ok bool) {
+	return c.limiter.State(resource, time.Now())
+}
+
 // authTransport adds the Authorization header to requests for the base URL's
 // scheme and host only, so a redirect or a link to another host never
-// carries the token.
+// carries the token. It tells the attempt which token it sent, so that the
+// pipeline can scrub it from whatever the server sends back.
 type authTransport struct {
 	base   http.RoundTripper
-	source TokenSource
-	scheme string
-	host   string
+	source TokenSource // nil: no token
+	origin *url.URL
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != t.scheme || req.URL.Host != t.host {
+	if t.source == nil || !sameOrigin(req.URL, t.origin) {
 		return t.base.RoundTrip(req)
 	}
 	tok, err := t.source.Token(req.Context())
@@ -380,9 +457,57 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, &tokenError{err: err}
 	}
+	if a, ok := req.Context().Value(attemptKey{}).(*attempt); ok {
+		a.tokens = append(a.tokens, tok)
+	}
 	r := req.Clone(req.Context())
 	r.Header.Set("Authorization", "Bearer "+tok)
 	return t.base.RoundTrip(r)
+}
+
+// attempt is what one attempt's transport calls learn: the tokens they sent.
+// It travels in the request's context (set by send, read by authTransport).
+type attempt struct{ tokens []string }
+
+type attemptKey struct{}
+
+// sameOrigin reports whether u has the scheme, host and port of base (the
+// port defaulting by scheme, names compared without case).
+func sameOrigin(u, base *url.URL) bool {
+	return strings.EqualFold(u.Scheme, base.Scheme) && strings.EqualFold(u.Hostname(), base.Hostname()) &&
+		portOf(u) == portOf(base)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
+}
+
+// sameOriginRedirects is the client's redirect policy: a redirect to another
+// scheme or host than base's is not followed (the pipeline gets the 3xx and
+// refuses it); within base's origin, then, next decides (at most 10 hops
+// when next is nil, as net/http's default).
+func sameOriginRedirects(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if !sameOrigin(req.URL, base) {
+			return http.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
 }
 
 // tokenError wraps a failure of the TokenSource; it is never retried.
@@ -416,11 +541,60 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
 		return nil, fmt.Errorf("query or fragment not allowed in %s", quoteValue(raw))
 	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
+	if err := checkBasePath(u.Path); err != nil {
+		return nil, err
+	}
+	if p := strings.Trim(u.Path, "/"); p == "" {
+		u.Path = "/"
+	} else {
+		u.Path = "/" + p + "/"
 	}
 	u.RawPath = ""
+	u.Host = strings.ToLower(u.Host)
 	return u, nil
+}
+
+// checkBasePath refuses a base URL path that cannot be an API root: any
+// character but letters, digits and -._~!$&'()*+,;=:@ between slashes
+// (so no spaces, escapes or non-ASCII), and empty or dot segments.
+func checkBasePath(p string) error {
+	for _, r := range p {
+		ok := r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			strings.ContainsRune("/-._~!$&'()*+,;=:@", r))
+		if !ok {
+			return fmt.Errorf("path %s has %q, which an API root cannot have", quoteValue(p), r)
+		}
+	}
+	if inner := strings.Trim(p, "/"); inner != "" {
+		for _, seg := range strings.Split(inner, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return fmt.Errorf("path %s has an empty or dot segment", quoteValue(p))
+			}
+		}
+	}
+	return nil
+}
+
+// baseURLHint says why u may not be the REST API root of its host, or ""
+// when it looks right. It is added to a 404 on a client's first requests.
+func baseURLHint(u *url.URL) string {
+	host := u.Hostname()
+	root := u.Path == "/"
+	ghe := strings.HasSuffix(host, ".ghe.com")
+	switch {
+	case host == "github.com" || host == "www.github.com":
+		return "GitHub.com's REST API is at https://api.github.com, not " + host
+	case ghe && !strings.HasPrefix(host, "api."):
+		return "the REST API of " + host + " is at https://api." + host
+	case host == "api.github.com" || ghe:
+		if !root {
+			return host + " serves the REST API at its root, without a path such as " + strings.TrimSuffix(u.Path, "/")
+		}
+	case isLoopback(host):
+	case root:
+		return "a GitHub Enterprise Server serves its REST API under /api/v3: use WithEnterpriseServer(" + strconv.Quote(u.Host) + ")"
+	}
+	return ""
 }
 
 func isLoopback(host string) bool {
@@ -438,16 +612,23 @@ type call struct {
 	query    url.Values // nil for none
 	body     any        // marshalled to JSON once; nil for none
 	resource string     // rate-limit resource the call is charged to
+	// secrets are plaintexts the request carries in some form (sealed, say);
+	// the pipeline scrubs them, and the token, from what the server sends back.
+	secrets []string
 }
 
-// response is what the pipeline hands back to an endpoint method: a 2xx
-// status with its headers and bounded body.
+// response is a response as the pipeline hands it on: its headers scrubbed
+// of secrets, its rate headers parsed (Reset on the local clock), its request
+// ID scrubbed, escaped and bounded, its body bounded. Endpoint methods get
+// only 2xx responses; error responses become errors in checkResponse.
 type response struct {
 	status    int
 	header    http.Header
 	body      string
 	rate      Rate
 	requestID string
+	received  time.Time     // local time the headers arrived
+	skew      time.Duration // GitHub's clock minus ours, from the Date headers
 }
 
 // do runs one call through the pipeline: build, wait for budget, send,
@@ -470,18 +651,24 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 	if cl.query != nil {
 		target.RawQuery = cl.query.Encode()
 	}
-	st := &callState{call: cl, path: target.Path, start: time.Now()}
+	st := &callState{call: cl, path: target.Path, start: time.Now(), maxAttempts: c.maxAttempts}
+	if cl.resource == ResourceAuditLogStreaming {
+		st.maxAttempts = c.streamMaxAttempts
+	}
+	reached := false // an attempt that failed may have been carried out by the server
 	for attempt := 1; ; attempt++ {
 		if err := c.pace(ctx, st); err != nil {
 			return nil, err
 		}
-		resp, answered, err := c.send(ctx, cl, target, payload)
-		if !answered {
-			// Settle the reservation: nothing came back to count.
-			c.limiter.Observe(cl.resource, time.Now(), Rate{Limit: -1, Remaining: -1, Used: -1})
-		}
+		resp, err := c.send(ctx, st, target, payload)
 		if err == nil {
 			return resp, nil
+		}
+		if reached && cl.method == http.MethodDelete && errors.Is(err, ErrNotFound) {
+			// An earlier attempt did delete it; only its answer was lost.
+			c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: retried DELETE found nothing: an earlier attempt deleted it",
+				slog.String("path", target.Path), slog.Int("attempt", attempt))
+			return &response{status: http.StatusNoContent}, nil
 		}
 		if ctx.Err() != nil {
 			return nil, err
@@ -492,8 +679,10 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 		}
 		c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: retrying",
 			slog.String("method", cl.method), slog.String("path", target.Path),
-			slog.Int("attempt", attempt), slog.Int("max_attempts", c.maxAttempts),
+			slog.Int("attempt", attempt), slog.Int("max_attempts", st.maxAttempts),
 			slog.Duration("after", delay), slog.String("reason", reason), slog.String("error", err.Error()))
+		var ne *NetworkError
+		reached = reached || (reason == reasonTransient && !(errors.As(err, &ne) && notSent(ne)))
 		if delay > 0 && reason == reasonTransient {
 			if err := sleep(ctx, delay); err != nil {
 				return nil, err
@@ -503,16 +692,24 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 	}
 }
 
-// send makes one attempt and classifies its outcome. answered reports
-// whether a response (of any status) arrived and was shown to the limiter.
-func (c *Client) send(ctx context.Context, cl *call, target *url.URL, payload []byte) (_ *response, answered bool, _ error) {
+// send makes one attempt, within the attempt timeout, and classifies its
+// outcome. It settles the attempt's reservation with the limiter exactly
+// once: Observe when the response said something about the budget, Release
+// otherwise. Everything the server sent is scrubbed of the token and the
+// call's secrets before any error is built or anything is logged.
+func (c *Client) send(ctx context.Context, st *callState, target *url.URL, payload []byte) (*response, error) {
+	cl := st.call
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
 	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, target.String(), body)
+	actx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
+	defer cancel()
+	at := &attempt{}
+	req, err := http.NewRequestWithContext(context.WithValue(actx, attemptKey{}, at), cl.method, target.String(), body)
 	if err != nil {
-		return nil, false, fmt.Errorf("auditlog: building request: %w", err)
+		c.limiter.Release(cl.resource, time.Now())
+		return nil, fmt.Errorf("auditlog: building request: %w", err)
 	}
 	req.Header.Set("Accept", "application/vnd.github+json")
 	req.Header.Set("X-GitHub-Api-Version", c.apiVersion)
@@ -520,66 +717,135 @@ func (c *Client) send(ctx context.Context, cl *call, target *url.URL, payload []
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	start := time.Now()
+	sent := time.Now()
 	httpResp, err := c.hc.Do(req)
+	sc := scrubber{secrets: append(at.tokens, cl.secrets...)}
 	if err != nil {
+		c.limiter.Release(cl.resource, time.Now())
 		var te *tokenError
 		if errors.As(err, &te) {
-			return nil, false, te
+			return nil, te
 		}
-		return nil, false, &NetworkError{Method: cl.method, Path: target.Path, Err: stripURLError(err)}
+		cause := c.networkCause(ctx, actx, sc, stripURLError(err))
+		if httpResp != nil {
+			// The redirect policy stopped (too many hops within the API's
+			// origin): an answer, not a network failure, and not worth
+			// repeating.
+			return nil, &APIError{StatusCode: httpResp.StatusCode, Method: cl.method, Path: target.Path, Message: cause.Error()}
+		}
+		return nil, &NetworkError{Method: cl.method, Path: target.Path, Err: cause}
 	}
 	defer httpResp.Body.Close()
-	rate := c.observe(ctx, cl, httpResp)
+	resp := &response{status: httpResp.StatusCode, header: httpResp.Header, received: time.Now()}
+	sc.cleanHeader(resp.header)
+	resp.requestID = serverText(resp.header.Get("X-GitHub-Request-Id"), maxRequestIDText)
+	resp.rate = c.observe(ctx, cl, resp, sent)
 
 	limit := int64(maxBodyBytes)
-	if httpResp.StatusCode >= 300 {
+	if resp.status >= 300 {
 		limit = maxErrorBodyBytes
 	}
-	var sb strings.Builder
-	if httpResp.ContentLength > 0 && httpResp.ContentLength <= limit {
-		sb.Grow(int(httpResp.ContentLength))
-	}
-	n, readErr := io.Copy(&sb, io.LimitReader(httpResp.Body, limit+1))
-	requestID := httpResp.Header.Get("X-GitHub-Request-Id")
+	raw, n, readErr := readBody(httpResp.Body, limit, httpResp.ContentLength)
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: response",
 		slog.String("method", cl.method), slog.String("path", target.Path),
-		slog.Int("status", httpResp.StatusCode), slog.String("request_id", requestID),
-		slog.String("ratelimit_remaining", httpResp.Header.Get("X-Ratelimit-Remaining")),
-		slog.Duration("elapsed", time.Since(start)))
+		slog.Int("status", resp.status), slog.String("request_id", resp.requestID),
+		slog.Int("ratelimit_remaining", resp.rate.Remaining),
+		slog.Duration("elapsed", time.Since(sent)))
 	if readErr != nil {
-		return nil, true, &NetworkError{Method: cl.method, Path: target.Path, Status: httpResp.StatusCode,
-			Err: fmt.Errorf("reading response body: %w", readErr)}
+		return nil, &NetworkError{Method: cl.method, Path: target.Path, Status: resp.status,
+			Err: fmt.Errorf("reading response body: %w", c.networkCause(ctx, actx, sc, readErr))}
 	}
-	if n > limit {
-		if httpResp.StatusCode < 300 {
-			return nil, true, fmt.Errorf("auditlog: %s %s: response body larger than %d bytes", cl.method, target.Path, limit)
+	if n > limit && resp.status < 300 {
+		return nil, fmt.Errorf("auditlog: %s %s: response body larger than %d bytes", cl.method, target.Path, limit)
+	}
+	// An error body past the bound is classified on what was read.
+	if resp.status >= 300 {
+		resp.body = sc.clean(raw)
+		at := target
+		if httpResp.Request != nil && httpResp.Request.URL != nil {
+			at = httpResp.Request.URL // after redirects within the API's origin
 		}
-		// An error body past the bound: classify on what was read.
+		return nil, c.refusal(ctx, st, resp, at, checkResponse(cl.method, target.Path, resp))
 	}
-	if httpResp.StatusCode >= 300 {
-		return nil, true, checkResponse(cl.method, target.Path, httpResp, redactToken(sb.String(), httpResp.Request), time.Now())
-	}
-	return &response{
-		status:    httpResp.StatusCode,
-		header:    httpResp.Header,
-		body:      sb.String(),
-		rate:      rate,
-		requestID: requestID,
-	}, true, nil
+	c.answered.Store(true)
+	resp.body = raw
+	return resp, nil
 }
 
-// redactToken removes the token the request carried from an error body, in
-// case a server or proxy echoes it, before the body reaches an error value.
-func redactToken(body string, req *http.Request) string {
-	if req == nil {
-		return body
+// readBody reads at most limit+1 bytes of a body whose announced length is
+// size (-1 when unknown). With the length known it reads into a string of
+// that size; otherwise into pieces of doubling size, joined once at the
+// end, so a body of any length costs about twice its bytes in allocations
+// (a growing buffer costs about five times) and the limit bounds that too.
+func readBody(body io.Reader, limit, size int64) (string, int64, error) {
+	r := io.LimitReader(body, limit+1)
+	if size > 0 && size <= limit {
+		var sb strings.Builder
+		sb.Grow(int(size))
+		n, err := io.Copy(&sb, r)
+		return sb.String(), n, err
 	}
-	tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		return body
+	var pieces [][]byte
+	var n int64
+	for piece, done := 32<<10, false; !done; piece = min(2*piece, 4<<20) {
+		buf := make([]byte, piece)
+		m := 0
+		for m < len(buf) {
+			k, err := r.Read(buf[m:])
+			m += k
+			if err == io.EOF {
+				done = true
+				break
+			}
+			if err != nil {
+				return "", n + int64(m), err
+			}
+		}
+		pieces, n = append(pieces, buf[:m]), n+int64(m)
 	}
-	return strings.ReplaceAll(body, tok, "[REDACTED]")
+	var sb strings.Builder
+	sb.Grow(int(n))
+	for _, p := range pieces {
+		sb.Write(p)
+	}
+	return sb.String(), n, nil
+}
+
+// refusal completes the error of an error response: a rate-limit refusal
+// holds every caller of the limiter until the time GitHub gave, and is
+// logged, whether or not this call will wait for it; a redirect the client
+// did not follow says where it led; a 404 before the base URL has ever
+// answered says what may be wrong with it.
+func (c *Client) refusal(ctx context.Context, st *callState, resp *response, at *url.URL, err error) error {
+	var rl *RateLimitError
+	var ae *APIError
+	switch {
+	case errors.As(err, &rl):
+		c.hold(ctx, st, rl, resp.received)
+	case !errors.As(err, &ae):
+	case resp.status >= 300 && resp.status < 400:
+		raw := resp.header.Get("Location")
+		if loc, lerr := at.Parse(raw); raw != "" && lerr == nil && !sameOrigin(loc, c.base) {
+			ae.Message = "redirect to " + loc.Scheme + "://" + loc.Host + " refused: not the API's scheme and host"
+			ae.Errors, ae.Body, ae.DocumentationURL = nil, "", ""
+		}
+	case resp.status == http.StatusNotFound && c.baseHint != "" && !c.answered.Load():
+		ae.hint = "check the base URL: " + c.baseHint
+	}
+	return err
+}
+
+// networkCause is the cause of a failed attempt as a NetworkError keeps it:
+// a timeout of the attempt says so; text that holds a secret (net/http
+// quotes what a server sent, in a malformed response) is scrubbed.
+func (c *Client) networkCause(ctx, actx context.Context, sc scrubber, err error) error {
+	if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no complete response within the attempt timeout (%v, WithAttemptTimeout): %w", c.attemptTimeout, context.DeadlineExceeded)
+	}
+	if text := err.Error(); sc.clean(text) != text {
+		return errors.New(sc.clean(text))
+	}
+	return err
 }
 
 // sleep waits for d or until ctx ends.

@@ -158,14 +158,15 @@ func TestTokenOnlyToBaseHost(t *testing.T) {
 	}))
 	t.Cleanup(other.Close)
 
-	// A redirect to another host reaches it without the token.
+	// A redirect to another host (here another port) is not followed.
 	c, mux, _ := setup(t)
 	mux.HandleFunc("GET /enterprises/avocado-corp/audit-log", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, other.URL+"/elsewhere", http.StatusFound)
 	})
 	_, err := c.AuditLog(context.Background(), "avocado-corp", nil)
-	require.NoError(t, err)
-	assert.Equal(t, "", leaked.Load(), "token sent to another host on redirect")
+	recordErr(err)
+	require.ErrorContains(t, err, "refused")
+	assert.Nil(t, leaked.Load(), "the redirect to another host was followed")
 }
 
 func TestLinkToAnotherHostGivesOnlyItsCursor(t *testing.T) {
@@ -281,4 +282,91 @@ func TestBadInputNeverReachesNetwork(t *testing.T) {
 		assert.Nil(t, page)
 	}
 	assert.Zero(t, mt.GetTotalCallCount(), "bad input reached the network")
+}
+
+// TestBaseURLPathRefused: a base URL whose path cannot be an API root
+// (spaces, escapes, empty or dot segments) is refused before any request.
+func TestBaseURLPathRefused(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{
+		"https://api.github.com/ enterprises",
+		"https://api.github.com/api%20v3",
+		"https://api.github.com/api/%2e%2e/v3",
+		"https://ghe.example/api//v3",
+		"https://ghe.example/api/../v3",
+		"https://ghe.example/./api/v3",
+		"https://ghe.example/api/v3\u00a0",
+		"https://ghe.example/api/v3/\"x\"",
+	} {
+		_, err := NewClient(WithBaseURL(raw))
+		var ie *InputError
+		require.ErrorAs(t, err, &ie, raw)
+		assert.Equal(t, "WithBaseURL", ie.Field)
+	}
+	for raw, want := range map[string]string{
+		"https://ghe.example/api/v3":     "https://ghe.example/api/v3",
+		"https://ghe.example/api/v3/":    "https://ghe.example/api/v3",
+		"https://api.github.com//":       "https://api.github.com",
+		"https://ghe.example/gh-proxy~1": "https://ghe.example/gh-proxy~1",
+	} {
+		c, err := NewClient(WithBaseURL(raw))
+		require.NoError(t, err, raw)
+		assert.Equal(t, want, c.BaseURL())
+	}
+}
+
+// TestFirst404HintsAtBaseURL: a 404 on a client's first request, when the
+// base URL's path cannot be right for its host, says to check the base URL;
+// once a request has succeeded, or when the base URL looks right, a 404 is
+// only a 404.
+func TestFirst404HintsAtBaseURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opt  Option
+		hint string // "" for none
+	}{
+		{"/api/v3 on api.github.com", WithEnterpriseServer("api.github.com"), "without a path"},
+		{"/api/v3 on GHE.com", WithBaseURL("https://api.octocorp.ghe.com/api/v3"), "without a path"},
+		{"web host of GitHub.com", WithBaseURL("https://github.com"), "https://api.github.com"},
+		{"web host of GHE.com", WithBaseURL("https://octocorp.ghe.com"), "https://api.octocorp.ghe.com"},
+		{"GHES host without /api/v3", WithBaseURL("https://github.acme.internal"), "WithEnterpriseServer"},
+		{"api.github.com", nil, ""},
+		{"GHES", WithEnterpriseServer("github.acme.internal"), ""},
+		{"GHE.com", WithBaseURL("https://api.octocorp.ghe.com"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mt := httpmock.NewMockTransport()
+			status := 404
+			mt.RegisterNoResponder(func(*http.Request) (*http.Response, error) {
+				if status == 200 {
+					return httpmock.NewStringResponse(status, `[]`), nil
+				}
+				return httpmock.NewStringResponse(status, `{"message":"Not Found"}`), nil
+			})
+			opts := []Option{WithToken(testToken), WithHTTPClient(&http.Client{Transport: mt}), WithMaxAttempts(1)}
+			if tc.opt != nil {
+				opts = append(opts, tc.opt)
+			}
+			c, err := NewClient(opts...)
+			require.NoError(t, err)
+			_, err = c.AuditLog(context.Background(), "avocado-corp", nil)
+			require.ErrorIs(t, err, ErrNotFound)
+			if tc.hint == "" {
+				assert.NotContains(t, err.Error(), "base URL")
+				return
+			}
+			assert.Contains(t, err.Error(), "check the base URL")
+			assert.Contains(t, err.Error(), tc.hint)
+
+			status = 200
+			_, err = c.AuditLog(context.Background(), "avocado-corp", nil)
+			require.NoError(t, err)
+			status = 404
+			_, err = c.AuditLog(context.Background(), "avocado-corp", nil)
+			require.ErrorIs(t, err, ErrNotFound)
+			assert.NotContains(t, err.Error(), "base URL", "the base URL has answered: a 404 is only a 404")
+		})
+	}
 }

@@ -36,7 +36,7 @@ func TestOneClientManyGoroutines(t *testing.T) {
 
 	idsOf := func(include, order string) []stamped {
 		var out []stamped
-		for _, raw := range srv.Events(include, order) {
+		for _, raw := range srv.Events(Include(include), Order(order)) {
 			var s stamped
 			require.NoError(t, json.Unmarshal(raw, &s))
 			out = append(out, s)
@@ -171,7 +171,7 @@ func streamLifecycle(ctx context.Context, c *Client, srv *auditlogtest.Server, e
 	first, second := fmt.Sprintf("SECRET-conc-%d-a", w), fmt.Sprintf("SECRET-conc-%d-b", w)
 	registerSecret(first, second)
 	domain := fmt.Sprintf("w%d.splunk.example", w)
-	s, err := c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: Splunk{Domain: domain, Port: 443, Token: first, SSLVerify: true}})
+	s, err := c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: Splunk{Domain: domain, Port: 443, Token: NewSecret(first), SSLVerify: true}})
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func streamLifecycle(ctx context.Context, c *Client, srv *auditlogtest.Server, e
 	if !slices.ContainsFunc(list, func(x Stream) bool { return x.ID == s.ID }) {
 		return fmt.Errorf("list of %d streams lacks %d", len(list), s.ID)
 	}
-	u, err := c.UpdateStream(ctx, ent, s.ID, StreamConfig{Enabled: false, Vendor: Splunk{Domain: domain, Port: 8088, Token: second}})
+	u, err := c.UpdateStream(ctx, ent, s.ID, StreamConfig{Enabled: false, Vendor: Splunk{Domain: domain, Port: 8088, Token: NewSecret(second)}})
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func TestConcurrencyHelpersCatchMismatches(t *testing.T) {
 	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(50, 3))
 	err := walkAll(context.Background(), c, srv.Enterprise(), 0, func(include, order string) []string {
 		ids := []string{}
-		for _, raw := range srv.Events(include, "desc") {
+		for _, raw := range srv.Events(Include(include), OrderDesc) {
 			var v struct {
 				ID string `json:"_document_id"`
 			}

@@ -63,26 +63,31 @@
 // [Client.CreateStream] and [Client.UpdateStream] take a [StreamConfig] whose
 // Vendor ([Splunk], [Datadog], [AmazonS3OIDC], [AmazonS3AccessKeys],
 // [AzureBlobStorage], [AzureEventHubs], [GoogleCloudStorage],
-// [HTTPSEventCollector]) holds plaintext credentials: the client fetches the
-// enterprise's stream key once, seals each secret in a libsodium sealed box
-// ([Seal]), stamps the key ID and sends the schema's exact fields; when GitHub
-// refuses a stale key it refreshes the key and tries once more. Vendor values
-// print and log with their secrets redacted. [Sealed] sends values sealed
-// elsewhere.
+// [HTTPSEventCollector]) holds plaintext credentials as [Secret]s: the client
+// fetches the enterprise's stream key once, seals each secret in a libsodium
+// sealed box ([Seal]), stamps the key ID and sends the schema's exact fields;
+// after a 422 it checks the key once more, and if GitHub has rotated it,
+// re-seals and tries once more. A Secret prints, logs and marshals as
+// "[REDACTED]". [Sealed] sends values sealed elsewhere.
 //
 // # Rate limits and retries
 //
 // GitHub allows 1,750 audit-log queries and 15 stream requests per hour, per
 // user and IP. Every call waits for its resource's budget before it is sent
 // (a [Limiter]; by default a [Budget] of the client's own, kept in line with
-// the x-ratelimit-* headers), so a walk uses the whole budget without being
-// refused. Clients sharing a token should share one Budget: see [NewBudget]
-// and [WithLimiter]. When GitHub still refuses, the call waits what GitHub
-// asks (retry-after; else until x-ratelimit-reset when remaining is 0; else
-// at least a minute, doubling), and retries network errors, truncated bodies
-// and 500/502/503/504 of GET, PUT and DELETE with capped exponential backoff
-// and full jitter ([WithMaxAttempts]). A POST is retried only when its
-// connection was never made. No call waits longer than [WithMaxWait] in
-// total or past its context's deadline: it returns at once a
-// [*RateLimitError] saying when to come back, or the last transient error.
+// the x-ratelimit-* headers, its reset converted to the local clock through
+// the Date header), so a walk uses the whole budget without being refused; a
+// server that reports no limit (GitHub Enterprise Server as shipped) is not
+// paced. Clients sharing a token should share one Budget: see [NewBudget]
+// and [WithLimiter]; [Client.Rate] shows what is left. When GitHub still
+// refuses, every caller of the Limiter holds back for what GitHub asks
+// (retry-after; else until x-ratelimit-reset when remaining is 0; else at
+// least a minute, doubling), and the call retries after it; network errors,
+// truncated bodies, attempts past [WithAttemptTimeout] and 500/502/503/504
+// of GET, PUT and DELETE are retried with capped exponential backoff and
+// full jitter ([WithMaxAttempts]; stream calls, on a budget of 15 an hour,
+// [WithStreamMaxAttempts]). A POST is retried only when its connection was
+// never made. No call waits longer than [WithMaxWait] in total or past its
+// context's deadline: it returns at once a [*RateLimitError] saying when to
+// come back, or the last transient error.
 package auditlog

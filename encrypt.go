@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
 )
 
@@ -24,7 +25,8 @@ const SealedOverhead = box.AnonymousOverhead
 // a fresh ephemeral key from crypto/rand, so sealing the same plaintext
 // twice gives different ciphertexts.
 //
-// A publicKey that is not standard base64 or not 32 bytes long is refused
+// A publicKey that is not standard base64, not 32 bytes long, or a
+// low-order point (whose boxes open without the private key) is refused
 // with an [*InputError] for "publicKey". No error ever holds the plaintext.
 //
 // [Client.CreateStream] and [Client.UpdateStream] seal vendor secrets
@@ -54,6 +56,14 @@ func parsePublicKey(publicKey string) (*[PublicKeySize]byte, error) {
 	if len(raw) != PublicKeySize {
 		return nil, &InputError{Field: "publicKey", Reason: fmt.Sprintf(
 			"%s decodes to %d bytes, want a %d-byte Curve25519 public key", quoteValue(publicKey), len(raw), PublicKeySize)}
+	}
+	// A low-order point (all zeros, say) yields the same shared key for
+	// every private key: anyone could open what is sealed for it.
+	// X25519 with any scalar, which clamping makes a multiple of the
+	// cofactor, gives all zeros exactly for such points, and says so.
+	if _, err := curve25519.X25519(curve25519.Basepoint, raw); err != nil {
+		return nil, &InputError{Field: "publicKey", Reason: fmt.Sprintf(
+			"%s is a low-order Curve25519 point: anything sealed for it opens without the private key", quoteValue(publicKey))}
 	}
 	var pub [PublicKeySize]byte
 	copy(pub[:], raw)

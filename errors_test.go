@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,4 +178,55 @@ func TestNetworkErrorAndTruncation(t *testing.T) {
 	require.ErrorAs(t, err, &ne)
 	assert.Equal(t, 0, ne.Status)
 	assert.NotContains(t, err.Error(), testToken)
+}
+
+// TestScrubber: a secret is found however a server wrote it (plainly, with
+// any mix of JSON and percent escapes, a surrogate pair, a secret that
+// itself holds an escape-like sequence) and nothing else is touched.
+func TestScrubber(t *testing.T) {
+	t.Parallel()
+	const tok = "ghp_Ab/c\"d%41\\e"
+	sc := scrubber{secrets: []string{tok, "SECRET-é😀"}}
+	for _, tc := range []struct{ in, want string }{
+		{"x " + tok + " y", "x [REDACTED] y"},
+		{`{"m":"ghp_Ab\/c\"d%41\\e"}`, `{"m":"[REDACTED]"}`},
+		{`\u0067hp_Ab/c\u0022d%41\u005ce`, `[REDACTED]`},
+		{`%67%68%70%5FAb%2Fc%22d%2541%5Ce`, `[REDACTED]`},
+		{`%67h\u0070_Ab/c"d%41\e`, `[REDACTED]`},
+		{tok + tok, "[REDACTED][REDACTED]"},
+		{`SECRET-\u00e9\ud83d\ude00!`, `[REDACTED]!`},
+		{`SECRET-%C3%A9%F0%9F%98%80`, `[REDACTED]`},
+		{"ghp_Ab/c\"d%41\\", "ghp_Ab/c\"d%41\\"}, // a prefix is not the secret
+		{`\u006`, `\u006`},                       // a broken escape
+		{"no secret here: %zz \\q \\u12", "no secret here: %zz \\q \\u12"},
+	} {
+		assert.Equal(t, tc.want, sc.clean(tc.in), "%q", tc.in)
+	}
+	// Backtracking is bounded: a secret of escape-like bytes against many
+	// ways to write it.
+	many := scrubber{secrets: []string{strings.Repeat("%", 40)}}
+	assert.Equal(t, "[REDACTED]", many.clean(strings.Repeat("%25", 40)))
+	assert.Equal(t, strings.Repeat("%25", 39), many.clean(strings.Repeat("%25", 39)))
+}
+
+// TestServerText: server text in an error keeps printable characters
+// (accents included), escapes the rest, and is cut at a character boundary.
+func TestServerText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in    string
+		limit int
+		want  string
+	}{
+		{"Not Found", 100, "Not Found"},
+		{"Dépôt introuvable", 100, "Dépôt introuvable"},
+		{"a\nb\rc\x1b[2J", 100, `a\u000ab\u000dc\u001b[2J`},
+		{"a\u2028b\u2029c\u0085d\u202ee", 100, `a\u2028b\u2029c\u0085d\u202ee`},
+		{"bad \xff byte", 100, `bad \xff byte`},
+		{"tag \U000E0041", 100, `tag \U000e0041`},
+		{strings.Repeat("é", 10), 5, "ééé…"},
+		{strings.Repeat("a", 10), 4, "aaaa…"},
+	} {
+		assert.Equal(t, tc.want, serverText(tc.in, tc.limit), "%q", tc.in)
+	}
 }

@@ -2,6 +2,7 @@ package auditlog_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log"
 	"strings"
@@ -31,7 +32,7 @@ func ExampleClient_CreateStream() {
 	splunk := auditlog.Splunk{
 		Domain:    "http-inputs-acme.splunkcloud.com",
 		Port:      443,
-		Token:     "hec-token-from-your-vault",
+		Token:     auditlog.NewSecret("hec-token-from-your-vault"),
 		SSLVerify: true,
 	}
 	s, err := c.CreateStream(ctx, srv.Enterprise(), auditlog.StreamConfig{Enabled: true, Vendor: splunk})
@@ -40,11 +41,11 @@ func ExampleClient_CreateStream() {
 	}
 	fmt.Println(s.ID, s.StreamType, s.StreamDetails, s.Enabled)
 	fmt.Println("GitHub unsealed:", srv.StreamSecrets(s.ID)["encrypted_token"])
-	fmt.Printf("logged as: %v\n", splunk)
+	fmt.Printf("logged as: %+v\n", splunk)
 	// Output:
 	// 1 Splunk http-inputs-acme.splunkcloud.com true
 	// GitHub unsealed: hec-token-from-your-vault
-	// logged as: Splunk{Domain:"http-inputs-acme.splunkcloud.com", Port:443, Token:[REDACTED], SSLVerify:true}
+	// logged as: {Domain:http-inputs-acme.splunkcloud.com Port:443 Token:[REDACTED] SSLVerify:true}
 }
 
 func ExampleClient_UpdateStream() {
@@ -53,7 +54,7 @@ func ExampleClient_UpdateStream() {
 	ctx := context.Background()
 	ent := srv.Enterprise()
 
-	dd := auditlog.Datadog{Site: auditlog.DatadogEU1, Token: "old-api-key"}
+	dd := auditlog.Datadog{Site: auditlog.DatadogEU1, Token: auditlog.NewSecret("old-api-key")}
 	s, err := c.CreateStream(ctx, ent, auditlog.StreamConfig{Enabled: true, Vendor: dd})
 	if err != nil {
 		log.Fatal(err)
@@ -61,7 +62,7 @@ func ExampleClient_UpdateStream() {
 
 	// Rotate the token: GitHub replaces the whole configuration, so send
 	// every setting again with the new secret.
-	dd.Token = "new-api-key"
+	dd.Token = auditlog.NewSecret("new-api-key")
 	s, err = c.UpdateStream(ctx, ent, s.ID, auditlog.StreamConfig{Enabled: true, Vendor: dd})
 	if err != nil {
 		log.Fatal(err)
@@ -109,4 +110,21 @@ func ExampleClient_PauseStream() {
 	// Output:
 	// enabled: false paused: true
 	// enabled: true paused: false
+}
+
+func ExampleSecret() {
+	dd := auditlog.Datadog{Site: auditlog.DatadogEU1, Token: auditlog.NewSecret("api-key-from-your-vault")}
+	fmt.Printf("%v\n%+v\n", dd, dd)
+
+	// Its JSON uses GitHub's names. The placeholder does not load back:
+	// sealed and sent, it would silently break the stream.
+	js, _ := json.Marshal(dd)
+	fmt.Println(string(js))
+	var back auditlog.Datadog
+	fmt.Println(json.Unmarshal(js, &back))
+	// Output:
+	// {EU1 [REDACTED]}
+	// {Site:EU1 Token:[REDACTED]}
+	// {"site":"EU1","encrypted_token":"[REDACTED]"}
+	// auditlog: invalid Secret: is "[REDACTED]", the placeholder a secret is printed as, not a secret
 }

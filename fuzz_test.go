@@ -1,12 +1,20 @@
 package auditlog
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -322,8 +330,9 @@ func FuzzCheckResponse(f *testing.F) {
 		h.Set("X-Ratelimit-Remaining", remaining)
 		h.Set("X-Ratelimit-Reset", remaining)
 		h.Set("X-GitHub-Request-Id", requestID)
-		resp := &http.Response{StatusCode: status, Header: h}
-		err := checkResponse("GET", "/enterprises/e/audit-log", resp, string(body), now)
+		resp := &response{status: status, header: h, body: string(body), rate: parseRate(h),
+			requestID: serverText(requestID, maxRequestIDText), received: now}
+		err := checkResponse("GET", "/enterprises/e/audit-log", resp)
 		if status >= 200 && status < 300 {
 			if err != nil {
 				t.Fatalf("status %d gave %v", status, err)
@@ -345,8 +354,8 @@ func FuzzCheckResponse(f *testing.F) {
 }
 
 // FuzzSeal: Seal never panics, refuses every key that is not the standard
-// base64 of 32 bytes, and what it seals for a key pair derived from the
-// input opens with the private key.
+// base64 of 32 bytes or is a low-order point, and what it seals for a key
+// pair derived from the input opens with the private key.
 func FuzzSeal(f *testing.F) {
 	f.Add("", []byte("secret"), []byte("seed"))
 	f.Add(base64.StdEncoding.EncodeToString(make([]byte, 32)), []byte{}, []byte{})
@@ -357,7 +366,7 @@ func FuzzSeal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key string, plaintext, seed []byte) {
 		out, err := Seal(key, plaintext)
 		raw, decErr := base64.StdEncoding.Strict().DecodeString(key)
-		canonical := decErr == nil && len(raw) == PublicKeySize && base64.StdEncoding.EncodeToString(raw) == key
+		canonical := decErr == nil && len(raw) == PublicKeySize && base64.StdEncoding.EncodeToString(raw) == key && !isLowOrder(raw)
 		switch {
 		case err == nil && !canonical:
 			t.Fatalf("Seal accepted key %q", key)
@@ -401,3 +410,149 @@ func FuzzSeal(f *testing.F) {
 }
 
 func asInputError(err error, target **InputError) bool { return errors.As(err, target) }
+
+// FuzzResponse drives the whole response path: the bytes of a response on
+// the wire (status line, headers including Link and the rate headers, a
+// body, gzip-encoded or not) through net/http, the pipeline and an
+// endpoint's decoding. Markers in the headers and the body stand for the
+// token and a vendor secret, written plainly ({tok}, {sec}), JSON-escaped
+// ({tokj}, {secj}) or percent-encoded ({tokp}). Per response it asserts:
+//   - time: the call returns (one attempt, bounded by the attempt timeout);
+//   - memory: it allocates at most fuzzMaxAlloc, whatever the body claims
+//     or inflates to;
+//   - no secret: neither the error (in any form) nor any log record holds
+//     the token or the secret;
+//   - escaping: Error() is one line, and bounded for the SDK's own types.
+//
+// The body is head, then unit repeated repeat times, then tail, so the
+// fuzzer can reach the size bounds with a small input. endpoint selects the
+// call: 0 a page of the audit log, 1 the stream list, 2 a stream creation
+// (which sends the secret, sealed).
+func FuzzResponse(f *testing.F) {
+	f.Add(200, "Link: <{base}/enterprises/e/audit-log?after=MQ&before=>; rel=\"next\"\nX-RateLimit-Remaining: 7", false,
+		[]byte(`[`), []byte(`{"_document_id":"x","@timestamp":1},`), []byte(`{}]`), uint16(3), uint8(0))
+	f.Add(422, "X-GitHub-Request-Id: {tok}", true,
+		[]byte(`{"errors":[{"code":"{tokj}"},"{sec}"]}`), []byte{}, []byte{}, uint16(0), uint8(2))
+	f.Fuzz(func(t *testing.T, status int, header string, gz bool, head, unit, tail []byte, repeat uint16, endpoint uint8) {
+		const secret = "SECRET-fuzz-hec-0123456789"
+		marks := strings.NewReplacer(
+			"{tokj}", jsonEscapeAll(testToken), "{tokp}", percentEncodeAll(testToken), "{tok}", testToken,
+			"{secj}", jsonEscapeAll(secret), "{sec}", secret, "{base}", "http://api.fuzz.test")
+		body := marks.Replace(string(head)) + strings.Repeat(marks.Replace(string(unit)), int(repeat)) + marks.Replace(string(tail))
+		if len(body) > 4*maxBodyBytes {
+			body = body[:4*maxBodyBytes]
+		}
+		var wire bytes.Buffer
+		fmt.Fprintf(&wire, "HTTP/1.1 %03d Fuzz\r\n", min(max(status, 0), 999))
+		for _, line := range strings.Split(marks.Replace(header), "\n") {
+			if line = strings.TrimRight(line, "\r"); line != "" {
+				wire.WriteString(line + "\r\n")
+			}
+		}
+		if gz {
+			var zb bytes.Buffer
+			zw := gzip.NewWriter(&zb)
+			_, _ = zw.Write([]byte(body))
+			_ = zw.Close()
+			body = zb.String()
+			wire.WriteString("Content-Encoding: gzip\r\n")
+		}
+		wire.WriteString("Connection: close\r\n\r\n")
+		wire.WriteString(body)
+
+		logs := newCapture()
+		c, err := NewClient(WithBaseURL("http://api.fuzz.test"), WithInsecureHTTP(), WithToken(testToken),
+			WithLogger(slog.New(logs)), WithMaxAttempts(1), WithStreamMaxAttempts(1), WithMaxWait(0),
+			WithAttemptTimeout(10*time.Second), WithHTTPClient(&http.Client{Transport: wireTransport(wire.Bytes())}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		switch endpoint % 3 {
+		case 0:
+			_, err = c.AuditLog(context.Background(), "e", &Query{PerPage: 100})
+		case 1:
+			_, err = c.ListStreams(context.Background(), "e")
+		default:
+			_, err = c.CreateStream(context.Background(), "e", StreamConfig{Enabled: true,
+				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(secret)}})
+		}
+		elapsed := time.Since(start)
+		runtime.ReadMemStats(&after)
+		recordErr(err)
+
+		if elapsed > fuzzMaxTime {
+			t.Errorf("the call took %v", elapsed)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > fuzzMaxAlloc {
+			t.Errorf("the call allocated %d MiB for a %d-byte response", alloc>>20, wire.Len())
+		}
+		texts := []string{logs.text()}
+		if err != nil {
+			msg := err.Error()
+			texts = append(texts, msg, fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+			if strings.ContainsAny(msg, "\n\r\u2028\u2029\u0085") {
+				t.Errorf("Error() is not one line: %q", msg)
+			}
+			var ae *APIError
+			var rl *RateLimitError
+			var ne *NetworkError
+			if (errors.As(err, &ae) || errors.As(err, &rl) || errors.As(err, &ne)) && len(msg) > maxErrorText+len("…") {
+				t.Errorf("Error() is %d bytes", len(msg))
+			}
+		}
+		for _, text := range texts {
+			for _, s := range []string{testToken, secret} {
+				if strings.Contains(text, s) {
+					t.Fatalf("secret %.6s… in %.400q", s, text)
+				}
+			}
+		}
+	})
+}
+
+const (
+	// fuzzMaxTime bounds one response of FuzzResponse: the attempt timeout
+	// (10 s) and the decoding of a body at its bound, with room for -race.
+	fuzzMaxTime = 30 * time.Second
+	// fuzzMaxAlloc bounds what one response of FuzzResponse may allocate: a
+	// body read to its 32 MiB bound (a growing buffer: about twice that), its
+	// decoding, and net/http's own buffers.
+	fuzzMaxAlloc = 8 * maxBodyBytes
+)
+
+// wireTransport answers every request with the raw bytes of a response, as
+// a server would write them on the connection, through net/http's own
+// client transport (so the status line, headers, chunking, gzip and
+// truncation are all parsed as they would be). A stream-key request gets a
+// valid key instead, so that a stream creation reaches its own request.
+func wireTransport(raw []byte) *http.Transport {
+	pub, _, err := box.GenerateKey(bytes.NewReader(make([]byte, 64)))
+	if err != nil {
+		panic(err)
+	}
+	key := fmt.Sprintf(`{"key_id":"1","key":%q}`, base64.StdEncoding.EncodeToString(pub[:]))
+	keyResp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(key), key)
+	return &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			client, server := net.Pipe()
+			go func() {
+				defer server.Close()
+				req, err := http.ReadRequest(bufio.NewReader(server))
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, req.Body)
+				if strings.HasSuffix(req.URL.Path, "/stream-key") {
+					_, _ = server.Write([]byte(keyResp))
+					return
+				}
+				_, _ = server.Write(raw)
+			}()
+			return client, nil
+		},
+	}
+}

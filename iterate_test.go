@@ -45,7 +45,7 @@ func TestEventsWalkEqualsDataset(t *testing.T) {
 	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(10_000, 7))
 	for _, order := range []Order{OrderDesc, OrderAsc} {
 		for _, include := range []Include{IncludeWeb, IncludeGit, IncludeAll} {
-			want := srv.Events(string(include), string(order))
+			want := srv.Events(include, order)
 			require.NotEmpty(t, want)
 			for _, per := range []int{1, 7, 30, 100} {
 				t.Run(fmt.Sprintf("%s/%s/%d", order, include, per), func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestEventsExactlyOnceUnderFaults(t *testing.T) {
 				auditlogtest.WithRateLimit(ResourceAuditLog, 1<<30, time.Hour),
 				auditlogtest.WithSeed(int64(len(order))),
 				auditlogtest.WithFaults(auditlogtest.Faults{ServerError: 0.05, Reset: 0.02, Truncate: 0.02}))
-			want := ids(t, f.Events("all", string(order)))
+			want := ids(t, f.Events(IncludeAll, order))
 			synctest.Test(t, func(t *testing.T) {
 				c := f.client(t, WithMaxAttempts(20))
 				var got []string

@@ -288,7 +288,7 @@ func (c *Client) cursorFromLink(raw string) (Cursor, error) {
 		if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
 			return Cursor{page: n}, nil
 		}
-		return Cursor{}, fmt.Errorf("auditlog: Link URL %s holds no cursor or page number", quoteValue(u.Path+"?"+u.RawQuery))
+		return Cursor{}, fmt.Errorf("auditlog: Link URL %s holds no cursor or page number", serverText(u.Path+"?"+u.RawQuery, maxFieldText))
 	}
 	if !validCursor(cur.after) || !validCursor(cur.before) {
 		return Cursor{}, errors.New("auditlog: the Link header's cursor is not a cursor (too long, or not printable ASCII)")

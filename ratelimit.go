@@ -10,19 +10,42 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Rate is the rate-limit state GitHub reported with a response, from the
-// x-ratelimit-* headers. Counts are -1 when the header was absent.
+// Rate is a rate-limit budget: the x-ratelimit-* headers of a response, or
+// what a [Limiter] knows of a resource (see [Client.Rate]). Counts are -1
+// when unknown.
 type Rate struct {
-	Limit     int       // x-ratelimit-limit: requests allowed per window
-	Remaining int       // x-ratelimit-remaining: requests left in this window
-	Used      int       // x-ratelimit-used: requests made in this window
-	Reset     time.Time // x-ratelimit-reset: when the window ends
-	Resource  string    // x-ratelimit-resource: the budget charged, e.g. "audit_log"
+	Limit     int // x-ratelimit-limit: requests allowed per window
+	Remaining int // x-ratelimit-remaining: requests left in this window
+	Used      int // x-ratelimit-used: requests made in this window
+	// Reset is when the window ends (x-ratelimit-reset), on the local clock:
+	// the SDK converts GitHub's time through the response's Date header, so
+	// a skewed local clock still waits the right time. Zero when unknown.
+	Reset    time.Time
+	Resource string // x-ratelimit-resource: the budget charged, e.g. "audit_log"
 }
 
-// Known reports whether the response carried rate-limit headers.
+// Known reports whether the budget is known: the response carried
+// rate-limit headers.
 func (r Rate) Known() bool { return r.Limit >= 0 && r.Remaining >= 0 }
 
+// unknownRate is a Rate of which nothing is known.
+var unknownRate = Rate{Limit: -1, Remaining: -1, Used: -1}
+
+// rateHeaders are the headers a response with rate-limit information has at
+// least one of.
+var rateHeaders = []string{"X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Used", "X-Ratelimit-Reset", "X-Ratelimit-Resource"}
+
+// hasRateHeaders reports whether h carries any x-ratelimit-* header.
+func hasRateHeaders(h http.Header) bool {
+	for _, k := range rateHeaders {
+		if len(h[k]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// parseRate reads the x-ratelimit-* headers; Reset is on GitHub's clock.
 func parseRate(h http.Header) Rate {
 	r := Rate{
 		Limit:     headerInt(h, "X-Ratelimit-Limit"),
@@ -54,23 +77,37 @@ func headerInt(h http.Header, key string) int {
 // so every Client that sends the same token from the same host should share
 // one Limiter (see [NewBudget] and [WithLimiter]).
 //
-// Implementations must be safe for concurrent use. The pipeline guarantees
-// that each successful Reserve is followed by exactly one Observe for the
-// same resource: with the response's Rate, or with a Rate whose Known is
-// false when no response arrived (a network error) or the request was
-// abandoned before it was sent.
+// Implementations must be safe for concurrent use. The pipeline settles each
+// successful Reserve exactly once, with Observe or Release for the same
+// resource. Every time it gets from a response (a Rate's Reset, a Pause's
+// until) is already on the local clock, converted through the response's
+// Date header, and bounded: no later than one window (an hour) and a minute
+// of allowed clock skew after the response arrived.
 type Limiter interface {
 	// Reserve claims one request on resource at now and returns how long the
 	// caller must wait before sending it. When the wait would exceed maxWait
 	// it claims nothing and returns an error, typically a [*RateLimitError]
 	// whose RetryAfter says how long the wait would have been.
 	Reserve(resource string, now time.Time, maxWait time.Duration) (time.Duration, error)
-	// Observe records the budget GitHub reported with a response received
-	// at now. The server's view wins over the local estimate.
+	// Observe settles one reservation with the budget a response reported,
+	// received at now. The server's view wins over the local estimate. A
+	// successful (2xx) response that carried no x-ratelimit-* header is
+	// passed with r.Known() false: the server enforces no limit on resource
+	// (GitHub Enterprise Server with rate limiting off), so none should be
+	// invented, unless the caller configured one.
 	Observe(resource string, now time.Time, r Rate)
-	// Pause holds every request on resource until until, for example after a
-	// secondary rate limit said to retry later.
+	// Release settles one reservation that got no budget information: a
+	// network error, an abandoned wait, or an error response (a 502 from a
+	// proxy, say) without rate headers. It says nothing about the limit.
+	Release(resource string, now time.Time)
+	// Pause holds every request on resource until until: a secondary limit,
+	// a retry-after or a spent budget, whether or not the call that met it
+	// waits.
 	Pause(resource string, until time.Time)
+	// State is the budget of resource as the limiter knows it at now (limit,
+	// remaining estimate, reset), and whether it knows one. ok with
+	// r.Known() false means the server reported no limit on resource.
+	State(resource string, now time.Time) (r Rate, ok bool)
 }
 
 // RateLimit is the budget of one resource: Requests per Per, of which at
@@ -129,13 +166,19 @@ var DefaultOtherRateLimit = RateLimit{Requests: 5000, Per: time.Hour}
 // response. Requests in flight are counted against the remaining budget, so
 // goroutines and Clients sharing one Budget never overdraw it between them.
 //
+// A server that reports no limit (a success without x-ratelimit-* headers:
+// GitHub Enterprise Server as shipped) is not paced at all, until it reports
+// one, unless the limit of that resource was given to NewBudget: a
+// configured limit always holds.
+//
 // A Budget is safe for concurrent use and is meant to be shared by every
 // [Client] using the same token. The zero value is not usable; create one
 // with [NewBudget].
 type Budget struct {
-	limits map[string]RateLimit // read-only after NewBudget
-	mu     sync.Mutex
-	res    map[string]*bucket
+	limits     map[string]RateLimit // read-only after NewBudget
+	configured map[string]bool      // resources whose limit the caller gave; read-only
+	mu         sync.Mutex
+	res        map[string]*bucket
 }
 
 // bucket is the state of one resource, guarded by Budget.mu.
@@ -146,8 +189,10 @@ type bucket struct {
 	known     bool      // remaining and reset describe the current window
 	remaining int       // local estimate of what is left before reset
 	reset     time.Time // end of the window remaining refers to
-	inflight  int       // reserved, not yet observed
+	inflight  int       // reserved, not yet settled
 	hold      time.Time // no request before this (Pause)
+	// unlimited: the server reported no limit and none was configured.
+	unlimited bool
 }
 
 // NewBudget returns a [Budget] with limits, which override
@@ -155,6 +200,7 @@ type bucket struct {
 // fails, naming the resource, when a limit is invalid.
 func NewBudget(limits map[string]RateLimit) (*Budget, error) {
 	all := DefaultRateLimits()
+	configured := map[string]bool{}
 	for res, l := range limits {
 		if res == "" {
 			return nil, &InputError{Field: "RateLimit", Reason: "resource name is empty"}
@@ -163,8 +209,9 @@ func NewBudget(limits map[string]RateLimit) (*Budget, error) {
 			return nil, &InputError{Field: "RateLimit[" + quoteValue(res) + "]", Reason: err.Error()}
 		}
 		all[res] = l
+		configured[res] = true
 	}
-	return &Budget{limits: all, res: map[string]*bucket{}}, nil
+	return &Budget{limits: all, configured: configured, res: map[string]*bucket{}}, nil
 }
 
 func (b *Budget) bucketLocked(resource string) *bucket {
@@ -193,6 +240,13 @@ func (b *Budget) Reserve(resource string, now time.Time, maxWait time.Duration) 
 		bk.known = false // the window GitHub described is over
 	}
 	wait := max(bk.hold.Sub(now), 0)
+	if bk.unlimited {
+		if wait > maxWait {
+			return 0, &RateLimitError{Resource: resource, Remaining: -1, RetryAfter: wait, observed: now}
+		}
+		bk.inflight++
+		return wait, nil
+	}
 	exhausted := bk.known && bk.remaining <= 0
 	if exhausted {
 		wait = max(wait, bk.reset.Sub(now))
@@ -226,7 +280,15 @@ func (b *Budget) Observe(resource string, now time.Time, r Rate) {
 	if bk.inflight > 0 {
 		bk.inflight--
 	}
-	if !r.Known() || r.Reset.IsZero() || !now.Before(r.Reset) {
+	if !r.Known() {
+		// A success without rate headers: the server enforces no limit.
+		if !b.configured[resource] {
+			bk.unlimited, bk.known = true, false
+		}
+		return
+	}
+	bk.unlimited = false
+	if r.Reset.IsZero() || !now.Before(r.Reset) {
 		// No window to go by: a limit GitHub reports still re-paces the
 		// bucket, over the configured window.
 		if r.Limit > 0 && r.Limit != bk.limit {
@@ -268,6 +330,38 @@ func (b *Budget) Observe(resource string, now time.Time, r Rate) {
 	}
 }
 
+// Release implements [Limiter].
+func (b *Budget) Release(resource string, _ time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bk := b.res[resource]; bk != nil && bk.inflight > 0 {
+		bk.inflight--
+	}
+}
+
+// State implements [Limiter]. Between the end of a window GitHub reported
+// and the next response, it reports the whole limit as remaining (the next
+// window starts with the next request) and a zero Reset.
+func (b *Budget) State(resource string, now time.Time) (Rate, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bk := b.res[resource]
+	switch {
+	case bk == nil:
+		return unknownRate, false
+	case bk.unlimited:
+		r := unknownRate
+		r.Resource = resource
+		return r, true
+	case bk.known && now.Before(bk.reset):
+		left := max(bk.remaining, 0)
+		return Rate{Limit: bk.limit, Remaining: left, Used: max(bk.limit-left, 0), Reset: bk.reset, Resource: resource}, bk.limit > 0
+	case bk.limit > 0:
+		return Rate{Limit: bk.limit, Remaining: bk.limit, Used: 0, Resource: resource}, true
+	}
+	return unknownRate, false
+}
+
 // Pause implements [Limiter].
 func (b *Budget) Pause(resource string, until time.Time) {
 	b.mu.Lock()
@@ -276,4 +370,50 @@ func (b *Budget) Pause(resource string, until time.Time) {
 	if until.After(bk.hold) {
 		bk.hold = until
 	}
+}
+
+// skewClock estimates how far GitHub's clock is ahead of ours (negative
+// when behind) from the Date headers of responses, so that x-ratelimit-reset
+// and HTTP-date retry-after values, which are on GitHub's clock, can be
+// converted to ours.
+//
+// Date has a resolution of a second and is stamped somewhere between the
+// request's send and the response's arrival, so each response only bounds
+// the skew: Date - received <= skew <= Date + 1s - sent. The estimate keeps
+// the intersection of those intervals over the responses seen. While it
+// holds 0 the clocks agree as far as Date can tell, and times are taken as
+// GitHub gives them; otherwise its lower end is used, so converted times are
+// never earlier than GitHub's (a request sent on them is not refused), and
+// later by less the more responses there are. When a response's interval
+// does not meet the kept one, a clock has been stepped: the estimate starts
+// over from that response.
+type skewClock struct {
+	mu     sync.Mutex
+	ok     bool
+	lo, hi time.Duration
+}
+
+// observe takes a response's Date header, the local times its request was
+// sent and it arrived, and returns the estimate (0 while there is none).
+func (s *skewClock) observe(date string, sent, received time.Time) time.Duration {
+	d, err := http.ParseTime(date)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if date == "" || err != nil {
+		return s.estimate()
+	}
+	lo, hi := d.Sub(received), d.Add(time.Second).Sub(sent)
+	if !s.ok || lo > s.hi || hi < s.lo {
+		s.lo, s.hi, s.ok = lo, hi, true
+	} else {
+		s.lo, s.hi = max(s.lo, lo), min(s.hi, hi)
+	}
+	return s.estimate()
+}
+
+func (s *skewClock) estimate() time.Duration {
+	if s.lo <= 0 && s.hi >= 0 {
+		return 0
+	}
+	return s.lo
 }

@@ -2,6 +2,8 @@ package auditlog
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -30,9 +32,16 @@ type fakeGitHub struct {
 
 func newFakeGitHub(t *testing.T, opts ...auditlogtest.Option) *fakeGitHub {
 	t.Helper()
+	return newSkewedFakeGitHub(t, 0, opts...)
+}
+
+// newSkewedFakeGitHub is newFakeGitHub whose clock is skew ahead of the
+// bubble's (behind when negative): GitHub's clock and the client's disagree.
+func newSkewedFakeGitHub(t *testing.T, skew time.Duration, opts ...auditlogtest.Option) *fakeGitHub {
+	t.Helper()
 	f := &fakeGitHub{}
 	f.now.Store(synctestEpoch.UnixNano())
-	clock := func() time.Time { return time.Unix(0, f.now.Load()).UTC() }
+	clock := func() time.Time { return time.Unix(0, f.now.Load()).Add(skew).UTC() }
 	f.Server = auditlogtest.NewServer(append([]auditlogtest.Option{auditlogtest.WithClock(clock)}, opts...)...)
 	t.Cleanup(f.Close)
 	return f
@@ -334,5 +343,190 @@ func TestStreamBudgetIsSeparate(t *testing.T) {
 		assert.Zero(t, time.Since(start), "the call slept")
 		_, _, used, _ = f.Budget(f.Token(), ResourceAuditLogStreaming)
 		assert.Equal(t, 15, used, "the call was sent")
+	})
+}
+
+// TestRefusalPausesSharedBudget: a refusal holds every Client sharing the
+// Budget until the time GitHub gave, whether or not the call that met it
+// waits (it may give up: MaxWait, its context's deadline, its last
+// attempt), and it is logged.
+func TestRefusalPausesSharedBudget(t *testing.T) {
+	t.Parallel()
+	const retryAfter = 10 * time.Second
+	for _, tc := range []struct {
+		name     string
+		opts     []Option      // of the client that meets the refusal
+		deadline time.Duration // of its context, 0 for none
+	}{
+		{"MaxWait shorter than retry-after", []Option{WithMaxWait(2 * time.Second)}, 0},
+		{"context deadline shorter than retry-after", nil, 2 * time.Second},
+		{"last attempt", []Option{WithMaxAttempts(1)}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeGitHub(t, auditlogtest.WithGeneratedEvents(10, 1))
+			synctest.Test(t, func(t *testing.T) {
+				b, err := NewBudget(nil)
+				require.NoError(t, err)
+				logs := newCapture()
+				first := f.client(t, append([]Option{WithLimiter(b), WithLogger(slog.New(logs))}, tc.opts...)...)
+				patient := f.client(t, WithLimiter(b))
+				hasty := f.client(t, WithLimiter(b), WithMaxWait(2*time.Second))
+
+				f.Script(auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: retryAfter}, 1)
+				ctx := t.Context()
+				if tc.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+					defer cancel()
+				}
+				refusedAt := time.Now()
+				_, err = first.AuditLog(ctx, f.Enterprise(), nil)
+				var rl *RateLimitError
+				require.ErrorAs(t, err, &rl)
+				assert.Equal(t, http.StatusForbidden, rl.StatusCode)
+				assert.True(t, refusedAt.Add(retryAfter).Equal(rl.RetryAt()), "RetryAt %v", rl.RetryAt())
+				assert.Equal(t, refusedAt, time.Now(), "the first call waited")
+				assert.Contains(t, logs.text(), "WARN auditlog: rate limited by GitHub", "the refusal was not logged")
+
+				// Another Client on the same Budget, which may not wait that
+				// long, is refused without sending.
+				_, err = hasty.AuditLog(t.Context(), f.Enterprise(), nil)
+				require.ErrorAs(t, err, &rl)
+				assert.Equal(t, 0, rl.StatusCode, "sent into the secondary limit")
+				assert.Equal(t, retryAfter, rl.RetryAfter)
+
+				// One that may wait is sent when GitHub said, not before.
+				_, err = patient.AuditLog(t.Context(), f.Enterprise(), nil)
+				require.NoError(t, err)
+				reqs := f.settledRequests()
+				require.Len(t, reqs, 2)
+				assert.Equal(t, retryAfter, reqs[1].Time.Sub(reqs[0].Time))
+			})
+		})
+	}
+}
+
+// TestNoLimitReportedNoPacing: against a server that reports no rate limit
+// (GitHub Enterprise Server as shipped: no x-ratelimit-* headers), the
+// client does not invent one: 3,000 requests go without a budget wait.
+func TestNoLimitReportedNoPacing(t *testing.T) {
+	t.Parallel()
+	f := newFakeGitHub(t, auditlogtest.WithoutRateLimits(), auditlogtest.WithGeneratedEvents(10, 1))
+	synctest.Test(t, func(t *testing.T) {
+		c := f.client(t)
+		start := time.Now()
+		for i := range 3000 {
+			_, err := c.AuditLog(t.Context(), f.Enterprise(), &Query{PerPage: 1})
+			require.NoError(t, err, "request %d", i+1)
+		}
+		assert.Zero(t, time.Since(start), "waited for a budget the server never reported")
+	})
+}
+
+// TestClockSkew: GitHub's clock 30 s ahead of the client's, and 30 s
+// behind. The client converts x-ratelimit-reset to its own clock through
+// the Date header, so a walk across several windows is never refused and
+// each new window is entered within a second of GitHub's reset; after a
+// refusal the retry lands on the reset, once.
+func TestClockSkew(t *testing.T) {
+	t.Parallel()
+	const (
+		limit  = 20
+		window = time.Minute
+	)
+	for _, skew := range []time.Duration{30 * time.Second, -30 * time.Second} {
+		t.Run(fmt.Sprintf("walk, GitHub %v", skew), func(t *testing.T) {
+			t.Parallel()
+			f := newSkewedFakeGitHub(t, skew,
+				auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
+				auditlogtest.WithGeneratedEvents(700, 2))
+			synctest.Test(t, func(t *testing.T) {
+				c := f.client(t, WithMaxWait(time.Hour))
+				ids, err := walk(t.Context(), c, f.Enterprise(), 10)
+				require.NoError(t, err)
+				assert.Len(t, ids, 700)
+				reqs := f.settledRequests()
+				_, refused := windowCounts(reqs, window)
+				assert.Zero(t, refused, "requests refused")
+				// Windows on GitHub's clock: each starts with the first request
+				// after the previous one's end.
+				start, windows, served := reqs[0].Time, 1, 0
+				for _, r := range reqs {
+					if end := start.Add(window); !r.Time.Before(end) {
+						assert.Less(t, r.Time.Sub(end), time.Second, "window %d entered late", windows+1)
+						start, windows, served = r.Time, windows+1, 0
+					}
+					served++
+					assert.LessOrEqual(t, served, limit, "window %d over budget", windows)
+				}
+				assert.Equal(t, 4, windows)
+			})
+		})
+		t.Run(fmt.Sprintf("refusal, GitHub %v", skew), func(t *testing.T) {
+			t.Parallel()
+			f := newSkewedFakeGitHub(t, skew,
+				auditlogtest.WithRateLimit(ResourceAuditLog, 1000, window),
+				auditlogtest.WithGeneratedEvents(100, 2))
+			synctest.Test(t, func(t *testing.T) {
+				c := f.client(t, WithMaxWait(time.Hour))
+				_, err := c.AuditLog(t.Context(), f.Enterprise(), nil)
+				require.NoError(t, err)
+				time.Sleep(10 * time.Second)
+				f.Script(auditlogtest.Fault{Kind: auditlogtest.FaultPrimary403}, 1)
+				_, err = c.AuditLog(t.Context(), f.Enterprise(), nil)
+				require.NoError(t, err)
+				reqs := f.settledRequests()
+				_, refused := windowCounts(reqs, window)
+				assert.Equal(t, 1, refused, "refused again after the first refusal")
+				require.Len(t, reqs, 3)
+				reset := reqs[0].Time.Add(window) // on GitHub's clock
+				late := reqs[2].Time.Sub(reset)
+				assert.True(t, late >= 0 && late < time.Second, "retried %v after GitHub's reset", late)
+			})
+		})
+	}
+}
+
+// TestClientRate: Client.Rate reports each resource's budget as GitHub
+// last reported it, less what was sent since, without a request; nothing
+// before the first response; "no limit" against a server without limits.
+func TestClientRate(t *testing.T) {
+	t.Parallel()
+	t.Run("github", func(t *testing.T) {
+		t.Parallel()
+		f := newSkewedFakeGitHub(t, 30*time.Second, auditlogtest.WithGeneratedEvents(10, 1))
+		synctest.Test(t, func(t *testing.T) {
+			c := f.client(t)
+			for _, res := range []string{ResourceAuditLog, ResourceAuditLogStreaming} {
+				_, ok := c.Rate(res)
+				assert.False(t, ok, "%s known before any response", res)
+			}
+			_, err := c.AuditLog(t.Context(), f.Enterprise(), nil)
+			require.NoError(t, err)
+			_, err = c.ListStreams(t.Context(), f.Enterprise())
+			require.NoError(t, err)
+			// The fake's clock is 30 s ahead: its reset, on ours, is an hour from now.
+			reset := time.Now().Add(time.Hour)
+			r, ok := c.Rate(ResourceAuditLog)
+			require.True(t, ok)
+			assert.Equal(t, Rate{Limit: 1750, Remaining: 1749, Used: 1, Reset: reset, Resource: ResourceAuditLog}, r)
+			r, ok = c.Rate(ResourceAuditLogStreaming)
+			require.True(t, ok)
+			assert.Equal(t, Rate{Limit: 15, Remaining: 14, Used: 1, Reset: reset, Resource: ResourceAuditLogStreaming}, r)
+			assert.Len(t, f.settledRequests(), 2, "Rate sent a request")
+		})
+	})
+	t.Run("no limits", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeGitHub(t, auditlogtest.WithoutRateLimits(), auditlogtest.WithGeneratedEvents(10, 1))
+		synctest.Test(t, func(t *testing.T) {
+			c := f.client(t)
+			_, err := c.AuditLog(t.Context(), f.Enterprise(), nil)
+			require.NoError(t, err)
+			r, ok := c.Rate(ResourceAuditLog)
+			require.True(t, ok)
+			assert.False(t, r.Known(), "no limit: %+v", r)
+		})
 	})
 }

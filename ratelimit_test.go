@@ -14,8 +14,6 @@ func rateOf(limit, remaining int, reset time.Time) Rate {
 	return Rate{Limit: limit, Remaining: remaining, Used: limit - remaining, Reset: reset, Resource: ResourceAuditLog}
 }
 
-var unknownRate = Rate{Limit: -1, Remaining: -1, Used: -1}
-
 // TestBudgetFollowsServer drives a Budget by explicit times and checks each
 // way the server's view is taken in.
 func TestBudgetFollowsServer(t *testing.T) {
@@ -41,7 +39,7 @@ func TestBudgetFollowsServer(t *testing.T) {
 			b.Observe(ResourceAuditLog, t0, rateOf(2, 1, t0.Add(time.Minute)))
 			mustReserve(t, b, t0, 0)
 			// the bucket now holds 2 per minute: the next token in 30 s
-			b.Observe(ResourceAuditLog, t0, unknownRate)
+			b.Release(ResourceAuditLog, t0)
 			mustReserve(t, b, t0, time.Minute) // remaining 0 → reset
 		}},
 		{"in-flight requests count as spent", func(t *testing.T, b *Budget) {
@@ -103,6 +101,107 @@ func TestBudgetFollowsServer(t *testing.T) {
 	}
 }
 
+// TestBudgetWithoutReportedLimit: a server that answers a success without
+// rate headers enforces no limit; a Budget then stops pacing that resource
+// (until a response reports a limit again), unless its limit was
+// configured. Release, which settles a reservation without a budget, says
+// nothing about the limit.
+func TestBudgetWithoutReportedLimit(t *testing.T) {
+	t.Parallel()
+	small := RateLimit{Requests: 10, Per: time.Minute}
+	for _, tc := range []struct {
+		name       string
+		configured bool
+		settle     func(b *Budget)
+		paced      bool
+	}{
+		{"no headers: no limit", false, func(b *Budget) { b.Observe(ResourceAuditLog, t0, unknownRate) }, false},
+		{"Release: nothing known", false, func(b *Budget) { b.Release(ResourceAuditLog, t0) }, true},
+		{"no headers, limit configured", true, func(b *Budget) { b.Observe(ResourceAuditLog, t0, unknownRate) }, true},
+		{"no headers, then headers again", false, func(b *Budget) {
+			b.Observe(ResourceAuditLog, t0, unknownRate)
+			mustReserve(t, b, t0, 0)
+			b.Observe(ResourceAuditLog, t0, rateOf(10, 9, t0.Add(time.Minute)))
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// The default limit of an unknown resource stands in for an
+			// assumed one; the configured case names it.
+			var limits map[string]RateLimit
+			if tc.configured {
+				limits = map[string]RateLimit{ResourceAuditLog: small}
+			}
+			b, err := NewBudget(limits)
+			require.NoError(t, err)
+			b.limits[ResourceAuditLog] = small // assumed, not configured, in the other cases
+			mustReserve(t, b, t0, 0)
+			tc.settle(b)
+			var waited time.Duration
+			for range 20 {
+				w, err := b.Reserve(ResourceAuditLog, t0, time.Hour)
+				require.NoError(t, err)
+				waited = max(waited, w)
+			}
+			assert.Equal(t, tc.paced, waited > 0, "longest wait %v", waited)
+			r, ok := b.State(ResourceAuditLog, t0)
+			if !tc.paced {
+				assert.True(t, ok)
+				assert.False(t, r.Known(), "no limit")
+			}
+		})
+	}
+	// A pause holds an unpaced resource too.
+	b, err := NewBudget(nil)
+	require.NoError(t, err)
+	mustReserve(t, b, t0, 0)
+	b.Observe(ResourceAuditLog, t0, unknownRate)
+	b.Pause(ResourceAuditLog, t0.Add(time.Minute))
+	mustReserve(t, b, t0, time.Minute)
+	_, err = b.Reserve(ResourceAuditLog, t0, time.Second)
+	var rl *RateLimitError
+	require.ErrorAs(t, err, &rl)
+	assert.Equal(t, time.Minute, rl.RetryAfter)
+}
+
+// TestBudgetState: what a Budget reports of a resource: nothing before any
+// response, GitHub's window with the remaining estimate while it runs, the
+// whole limit once it has ended, and "no limit" when the server said so.
+func TestBudgetState(t *testing.T) {
+	t.Parallel()
+	b, err := NewBudget(nil)
+	require.NoError(t, err)
+	_, ok := b.State(ResourceAuditLog, t0)
+	assert.False(t, ok, "nothing known yet")
+
+	mustReserve(t, b, t0, 0)
+	mustReserve(t, b, t0, 0)
+	b.Observe(ResourceAuditLog, t0, rateOf(1750, 1740, t0.Add(time.Hour)))
+	r, ok := b.State(ResourceAuditLog, t0)
+	require.True(t, ok)
+	// One request is still in flight: GitHub's 1,740 less that one.
+	assert.Equal(t, Rate{Limit: 1750, Remaining: 1739, Used: 11, Reset: t0.Add(time.Hour), Resource: ResourceAuditLog}, r)
+
+	r, ok = b.State(ResourceAuditLog, t0.Add(time.Hour))
+	require.True(t, ok)
+	assert.Equal(t, Rate{Limit: 1750, Remaining: 1750, Used: 0, Resource: ResourceAuditLog}, r, "after the reset")
+
+	_, ok = b.State(ResourceAuditLogStreaming, t0)
+	assert.False(t, ok, "another resource")
+	mustReserveOn(t, b, ResourceAuditLogStreaming, t0)
+	b.Observe(ResourceAuditLogStreaming, t0, unknownRate)
+	r, ok = b.State(ResourceAuditLogStreaming, t0)
+	require.True(t, ok)
+	assert.False(t, r.Known(), "the server reported no limit")
+	assert.Equal(t, ResourceAuditLogStreaming, r.Resource)
+}
+
+func mustReserveOn(t *testing.T, b *Budget, resource string, now time.Time) {
+	t.Helper()
+	_, err := b.Reserve(resource, now, time.Hour)
+	require.NoError(t, err)
+}
+
 func mustReserve(t *testing.T, b *Budget, now time.Time, want time.Duration) {
 	t.Helper()
 	got, err := b.Reserve(ResourceAuditLog, now, time.Hour)
@@ -143,6 +242,12 @@ func TestRateLimitOptions(t *testing.T) {
 		{"attempts 1", []Option{WithMaxAttempts(1)}, ""},
 		{"attempts 0", []Option{WithMaxAttempts(0)}, "WithMaxAttempts"},
 		{"attempts 21", []Option{WithMaxAttempts(21)}, "WithMaxAttempts"},
+		{"stream attempts 1", []Option{WithStreamMaxAttempts(1)}, ""},
+		{"stream attempts 0", []Option{WithStreamMaxAttempts(0)}, "WithStreamMaxAttempts"},
+		{"stream attempts 21", []Option{WithStreamMaxAttempts(21)}, "WithStreamMaxAttempts"},
+		{"attempt timeout", []Option{WithAttemptTimeout(time.Second)}, ""},
+		{"attempt timeout 0", []Option{WithAttemptTimeout(0)}, "WithAttemptTimeout"},
+		{"negative attempt timeout", []Option{WithAttemptTimeout(-time.Second)}, "WithAttemptTimeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -22,6 +22,17 @@ const DefaultMaxWait = 15 * time.Minute
 // unless [WithMaxAttempts] says otherwise.
 const DefaultMaxAttempts = 5
 
+// DefaultStreamMaxAttempts is how many times one call to a stream endpoint is
+// sent, counting the first, unless [WithStreamMaxAttempts] says otherwise:
+// those endpoints allow 15 requests an hour, so a retry is costly.
+const DefaultStreamMaxAttempts = 2
+
+// DefaultAttemptTimeout bounds each attempt, from sending the request to the
+// last byte of the response, unless [WithAttemptTimeout] says otherwise.
+// GitHub itself gives up on a request after 10 seconds; a page of 100 events
+// is about 100 KB.
+const DefaultAttemptTimeout = time.Minute
+
 // secondaryMinWait is the first wait after a secondary-limit refusal that
 // says neither retry-after nor remaining 0; GitHub asks for at least a
 // minute, then exponentially longer.
@@ -30,6 +41,16 @@ const secondaryMinWait = time.Minute
 // primaryMinWait is the wait after a primary refusal whose reset is already
 // past by our clock (skew): long enough not to hammer the server.
 const primaryMinWait = time.Second
+
+// maxHold bounds how far ahead one response can hold a resource, through
+// x-ratelimit-reset or a refusal's wait: one window (GitHub's primary
+// limits are hourly) and the clock skew allowed for. A server saying
+// "until 2100" cannot stop every Client sharing a Budget for good.
+const maxHold = time.Hour + allowedSkew
+
+// allowedSkew is the slack maxHold leaves for the difference between
+// GitHub's clock and ours that the Date header cannot account for.
+const allowedSkew = time.Minute
 
 // backoff is the capped exponential backoff with full jitter used between
 // attempts after a transient failure.
@@ -56,12 +77,13 @@ func (b backoff) delay(n int) time.Duration {
 
 // callState is what the pipeline remembers across the attempts of one call.
 type callState struct {
-	call   *call
-	path   string
-	start  time.Time
-	waited time.Duration // total slept so far, bounded by MaxWait
-	bare   int           // secondary refusals without timing headers so far
-	why    string        // the reason of the next budget wait, for logs
+	call        *call
+	path        string
+	start       time.Time
+	maxAttempts int           // of this call's resource
+	waited      time.Duration // total slept so far, bounded by MaxWait
+	bare        int           // secondary refusals without timing headers so far
+	why         string        // the reason of the next budget wait, for logs
 }
 
 // allowance is how much longer this call may wait: what is left of MaxWait,
@@ -108,7 +130,7 @@ func (c *Client) pace(ctx context.Context, st *callState) error {
 		slog.String("resource", cl.resource), slog.String("why", why), slog.Duration("wait", wait))
 	if err := sleep(ctx, wait); err != nil {
 		// The reservation is not used: settle it.
-		c.limiter.Observe(cl.resource, time.Now(), Rate{Limit: -1, Remaining: -1, Used: -1})
+		c.limiter.Release(cl.resource, time.Now())
 		return err
 	}
 	st.waited += wait
@@ -122,17 +144,56 @@ func durationOf(rl *RateLimitError) time.Duration {
 	return rl.RetryAfter
 }
 
-// observe shows the rate headers of a response to the limiter, logs the
-// budget seen, and returns it, parsed once for the whole pipeline.
-func (c *Client) observe(ctx context.Context, cl *call, resp *http.Response) Rate {
-	r := parseRate(resp.Header)
-	c.limiter.Observe(cl.resource, time.Now(), r)
-	if r.Known() {
+// observe reads the rate headers of a response once for the whole pipeline:
+// it converts x-ratelimit-reset to the local clock through the Date header,
+// bounds it (logging what it clamped), settles the attempt's reservation
+// with the limiter and logs the budget seen. A success without any rate
+// header tells the limiter the server enforces no limit; any other response
+// without the budget releases the reservation.
+func (c *Client) observe(ctx context.Context, cl *call, resp *response, sent time.Time) Rate {
+	r := parseRate(resp.header)
+	resp.skew = c.skew.observe(resp.header.Get("Date"), sent, resp.received)
+	if !r.Reset.IsZero() {
+		r.Reset = r.Reset.Add(-resp.skew)
+		if bound := resp.received.Add(maxHold); r.Reset.After(bound) {
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: x-ratelimit-reset more than a window ahead; clamped",
+				slog.String("resource", cl.resource), slog.Time("reported", r.Reset), slog.Time("clamped_to", bound))
+			r.Reset = bound
+		}
+	}
+	switch {
+	case r.Known():
+		c.limiter.Observe(cl.resource, resp.received, r)
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: budget",
 			slog.String("resource", cl.resource), slog.String("reported_resource", r.Resource),
 			slog.Int("limit", r.Limit), slog.Int("remaining", r.Remaining), slog.Time("reset", r.Reset))
+	case resp.status >= 200 && resp.status < 300 && !hasRateHeaders(resp.header):
+		c.limiter.Observe(cl.resource, resp.received, r)
+	default:
+		c.limiter.Release(cl.resource, resp.received)
 	}
 	return r
+}
+
+// hold applies a rate-limit refusal GitHub sent, whatever the call does
+// next: it computes the wait GitHub asks for (bounded by maxHold), holds
+// every caller of the limiter on the call's resource until then, records
+// it as the error's RetryAt, and logs it.
+func (c *Client) hold(ctx context.Context, st *callState, rl *RateLimitError, now time.Time) {
+	wait, reason := rateLimitWait(rl, now, st)
+	if wait > maxHold {
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: rate-limit wait more than a window; clamped",
+			slog.String("resource", st.call.resource), slog.Duration("reported", wait), slog.Duration("clamped_to", maxHold))
+		wait = maxHold
+	}
+	rl.retryAt = now.Add(wait)
+	st.why = reason
+	c.limiter.Pause(st.call.resource, rl.retryAt)
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: rate limited by GitHub; holding the resource",
+		slog.String("method", st.call.method), slog.String("path", st.path),
+		slog.String("resource", st.call.resource), slog.Int("status", rl.StatusCode),
+		slog.Bool("secondary", rl.Secondary), slog.String("reason", reason),
+		slog.Duration("wait", wait), slog.Time("until", rl.retryAt), slog.String("request_id", rl.RequestID))
 }
 
 // Retry reasons, for logs.
@@ -146,26 +207,24 @@ const (
 
 // retryAfter decides whether a failed attempt is sent again, after how long
 // and why. A rate-limit refusal is retried for any method (GitHub did not
-// act on it) after the wait GitHub asks for, which is set on the limiter so
-// that every caller sharing it holds back too; a transient failure is
-// retried only when the request is safe to repeat. Nothing is retried past
-// MaxAttempts, and a wait that would go past MaxWait or the context's
-// deadline is not started: the error is returned at once.
+// act on it) after the wait GitHub asks for, which send has already set on
+// the limiter so that every caller sharing it holds back too; a transient
+// failure is retried only when the request is safe to repeat. Nothing is
+// retried past the call's MaxAttempts, and a wait that would go past MaxWait
+// or the context's deadline is not started: the error is returned at once.
 func (c *Client) retryAfter(ctx context.Context, st *callState, attempt int, err error) (time.Duration, string, bool) {
-	if attempt >= c.maxAttempts {
+	if attempt >= st.maxAttempts {
 		return 0, "", false
 	}
 	now := time.Now()
 	left := c.allowance(ctx, st, now)
 	var rl *RateLimitError
 	if errors.As(err, &rl) {
-		wait, reason := rateLimitWait(rl, now, st)
-		if wait > left {
+		wait := max(rl.RetryAt().Sub(now), 0)
+		if rl.retryAt.IsZero() || wait > left {
 			return 0, "", false
 		}
-		c.limiter.Pause(st.call.resource, now.Add(wait))
-		st.why = reason
-		return wait, reason, true
+		return wait, st.why, true
 	}
 	if !transient(st.call.method, err) {
 		return 0, "", false
@@ -180,14 +239,16 @@ func (c *Client) retryAfter(ctx context.Context, st *callState, attempt int, err
 // rateLimitWait is the wait GitHub's documentation asks for after a refusal,
 // in its order: retry-after; else, with remaining 0, until reset; else at
 // least a minute, doubling with each such refusal of the call. When a
-// refusal carries both retry-after and remaining 0, the limiter (which saw
-// the headers) also holds until reset, so the later of the two applies: a
-// retry before the reset would be refused again.
+// refusal carries both retry-after and remaining 0, the later of the two
+// applies: a retry before the reset would be refused again.
 func rateLimitWait(rl *RateLimitError, now time.Time, st *callState) (time.Duration, string) {
+	spent := rl.Remaining == 0 && !rl.Reset.IsZero()
 	switch {
+	case rl.RetryAfter > 0 && spent:
+		return max(rl.RetryAfter, rl.Reset.Sub(now)), reasonRetryAfter
 	case rl.RetryAfter > 0:
 		return rl.RetryAfter, reasonRetryAfter
-	case rl.Remaining == 0 && !rl.Reset.IsZero():
+	case spent:
 		return max(rl.Reset.Sub(now), primaryMinWait), reasonReset
 	}
 	st.bare++

@@ -309,3 +309,164 @@ func TestTokenSourceErrorNotRetried(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, int64(1), calls.Load())
 }
+
+// TestRetryAtWhenGitHubSaysNothing: a secondary limit without retry-after
+// or rate headers still tells the caller when the SDK would send again (a
+// minute later), and its Limit is 0, as documented, not -1.
+func TestRetryAtWhenGitHubSaysNothing(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c, sent := scripted(t, []func() (*http.Response, error){answer(403, nil, secondaryBody)}, WithMaxWait(0))
+		start := time.Now()
+		_, err := c.AuditLog(t.Context(), "e", nil)
+		var rl *RateLimitError
+		require.ErrorAs(t, err, &rl)
+		assert.True(t, rl.Secondary)
+		assert.True(t, start.Add(time.Minute).Equal(rl.RetryAt()), "RetryAt %v", rl.RetryAt())
+		assert.Contains(t, rl.Error(), "retry at "+start.Add(time.Minute).UTC().Format(time.RFC3339))
+		assert.Equal(t, 0, rl.Limit)
+		assert.Equal(t, -1, rl.Remaining)
+		assert.Len(t, *sent, 1)
+	})
+}
+
+// TestStreamCallsHaveTheirOwnAttempts: the stream endpoints share a budget
+// of 15 requests an hour, so a failing stream call is sent at most twice by
+// default, while an audit-log call keeps its five attempts.
+func TestStreamCallsHaveTheirOwnAttempts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		opts     []Option
+		resource string
+		want     int
+	}{
+		{"stream default", nil, ResourceAuditLogStreaming, 2},
+		{"audit log default", nil, ResourceAuditLog, 5},
+		{"stream set", []Option{WithStreamMaxAttempts(3)}, ResourceAuditLogStreaming, 3},
+		{"WithMaxAttempts leaves streams alone", []Option{WithMaxAttempts(1)}, ResourceAuditLogStreaming, 2},
+		{"WithStreamMaxAttempts leaves the audit log alone", []Option{WithStreamMaxAttempts(1)}, ResourceAuditLog, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, sent := scripted(t, []func() (*http.Response, error){answer(502, nil, `<html>`)}, tc.opts...)
+				c.backoff.jitter = func(time.Duration) time.Duration { return 0 }
+				path := "enterprises/e/audit-log"
+				if tc.resource == ResourceAuditLogStreaming {
+					path += "/streams"
+				}
+				_, err := c.do(t.Context(), &call{method: http.MethodGet, path: path, resource: tc.resource})
+				var ae *APIError
+				require.ErrorAs(t, err, &ae)
+				assert.Len(t, *sent, tc.want)
+			})
+		})
+	}
+}
+
+// TestProxyErrorIsNotNoLimit: only a success without rate headers says the
+// server enforces no limit. A 502 from a proxy without headers says
+// nothing, and a limit the caller configured stays, so both keep pacing:
+// the 1,751st request of the hour waits.
+func TestProxyErrorIsNotNoLimit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		answer func() (*http.Response, error)
+		opts   []Option
+		paced  bool
+	}{
+		{"200 without rate headers: no limit", ok200, nil, false},
+		{"502 without rate headers: nothing known", answer(502, nil, `<html>Bad gateway</html>`), nil, true},
+		{"200 without rate headers, limit configured", ok200,
+			[]Option{WithRateLimits(map[string]RateLimit{ResourceAuditLog: {Requests: 1750, Per: time.Hour}})}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, sent := scripted(t, []func() (*http.Response, error){tc.answer},
+					append([]Option{WithMaxAttempts(1)}, tc.opts...)...)
+				for range 1751 {
+					_, err := c.AuditLog(t.Context(), "e", nil)
+					_ = err // a 502 is expected in one case
+				}
+				require.Len(t, *sent, 1751)
+				waited := (*sent)[1750].Sub((*sent)[0])
+				if tc.paced {
+					assert.InDelta(t, (time.Hour / 1750).Seconds(), waited.Seconds(), 0.001, "the 1,751st request of the hour")
+				} else {
+					assert.Zero(t, waited)
+				}
+			})
+		})
+	}
+}
+
+// blockedBody is a response body that yields what it has, then blocks
+// until the request's context ends: a server trickling its body.
+type blockedBody struct {
+	ctx  context.Context
+	head string
+}
+
+func (b *blockedBody) Read(p []byte) (int, error) {
+	if b.head != "" {
+		n := copy(p, b.head)
+		b.head = b.head[n:]
+		return n, nil
+	}
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
+}
+
+func (b *blockedBody) Close() error { return nil }
+
+// TestAttemptTimeout: each attempt is bounded, by default too, so a server
+// that never answers or never finishes its body cannot hold a call for
+// ever: the attempt fails as a network error after the attempt timeout,
+// and is retried as one.
+func TestAttemptTimeout(t *testing.T) {
+	t.Parallel()
+	silent := func(r *http.Request) (*http.Response, error) {
+		<-r.Context().Done()
+		return nil, r.Context().Err()
+	}
+	trickle := func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Request: r,
+			Body: &blockedBody{ctx: r.Context(), head: `[{"_document_id":"a"`}}, nil
+	}
+	for _, tc := range []struct {
+		name     string
+		rt       func(*http.Request) (*http.Response, error)
+		opts     []Option
+		attempts int
+		want     time.Duration // elapsed
+	}{
+		{"no answer, default timeout", silent, nil, 1, DefaultAttemptTimeout},
+		{"trickled body, default timeout", trickle, nil, 1, DefaultAttemptTimeout},
+		{"trickled body, 5 s", trickle, []Option{WithAttemptTimeout(5 * time.Second)}, 1, 5 * time.Second},
+		{"no answer, retried", silent, []Option{WithAttemptTimeout(5 * time.Second)}, 2, 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				var sent atomic.Int64
+				c, err := NewClient(append([]Option{WithToken(testToken), WithMaxWait(time.Second),
+					WithMaxAttempts(tc.attempts), WithHTTPClient(&http.Client{Transport: roundTripFunc(
+						func(r *http.Request) (*http.Response, error) { sent.Add(1); return tc.rt(r) })})}, tc.opts...)...)
+				require.NoError(t, err)
+				c.backoff.jitter = func(time.Duration) time.Duration { return 0 }
+				start := time.Now()
+				_, err = c.AuditLog(t.Context(), "e", nil)
+				recordErr(err)
+				var ne *NetworkError
+				require.ErrorAs(t, err, &ne)
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+				assert.Contains(t, err.Error(), "attempt timeout")
+				assert.Equal(t, tc.want, time.Since(start))
+				assert.EqualValues(t, tc.attempts, sent.Load())
+			})
+		})
+	}
+}

@@ -41,7 +41,8 @@ func otherHost(t *testing.T) (string, func() []string) {
 }
 
 // TestTokenNotSentOnRedirectToAnotherHost: a redirect to another host is
-// followed without the token; one to the same host keeps it.
+// not followed at all (so neither the token nor a body goes there); one
+// within the API host is, and keeps the token.
 func TestTokenNotSentOnRedirectToAnotherHost(t *testing.T) {
 	t.Parallel()
 	other, otherAuths := otherHost(t)
@@ -60,9 +61,11 @@ func TestTokenNotSentOnRedirectToAnotherHost(t *testing.T) {
 
 	_, err := c.AuditLog(context.Background(), "away", nil)
 	recordErr(err)
-	auths := otherAuths()
-	require.Len(t, auths, 1, "the redirect was followed once")
-	assert.Empty(t, auths[0], "the token went to another host")
+	var ae *APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusFound, ae.StatusCode)
+	assert.Contains(t, err.Error(), "refused")
+	assert.Empty(t, otherAuths(), "the redirect to another host was followed")
 
 	_, err = c.AuditLog(context.Background(), "home", nil)
 	recordErr(err)
@@ -234,4 +237,39 @@ func TestHugeBodiesAreBounded(t *testing.T) { //nolint:paralleltest // measures 
 			assert.Less(t, written.Load(), tc.maxRead, "the client kept reading past its bound")
 		})
 	}
+}
+
+// TestLoopbackNeverProxied: a loopback base URL, whatever the case of its
+// name, is reached without the proxy of the default transport or of a
+// caller's *http.Transport (net/http's environment proxy skips only a
+// lower-case "localhost"); other hosts keep the proxy.
+func TestLoopbackNeverProxied(t *testing.T) {
+	t.Parallel()
+	proxied := &http.Transport{Proxy: http.ProxyFromEnvironment}
+	for _, tc := range []struct {
+		base  string
+		hc    *http.Client
+		proxy bool
+	}{
+		{"http://LOCALHOST:9", nil, false},
+		{"http://LocalHost:9", &http.Client{Transport: proxied}, false},
+		{"http://127.0.0.1:9", nil, false},
+		{"http://[::1]:9", &http.Client{Transport: proxied}, false},
+		{"https://api.github.com", nil, true},
+		{"https://api.github.com", &http.Client{Transport: proxied}, true},
+	} {
+		opts := []Option{WithBaseURL(tc.base), WithToken(testToken)}
+		if tc.hc != nil {
+			opts = append(opts, WithHTTPClient(tc.hc))
+		}
+		c, err := NewClient(opts...)
+		require.NoError(t, err, tc.base)
+		assert.Equal(t, strings.ToLower(tc.base), c.BaseURL())
+		at, ok := c.hc.Transport.(*authTransport)
+		require.True(t, ok)
+		tr, ok := at.base.(*http.Transport)
+		require.True(t, ok, tc.base)
+		assert.Equal(t, tc.proxy, tr.Proxy != nil, "%s: proxy", tc.base)
+	}
+	assert.NotNil(t, proxied.Proxy, "the caller's transport was modified")
 }

@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // StreamKey is an enterprise's audit-log stream key: the public key that
@@ -32,7 +36,7 @@ func (c *Client) StreamKey(ctx context.Context, enterprise string) (StreamKey, e
 	if err := validateEnterprise(enterprise); err != nil {
 		return StreamKey{}, err
 	}
-	k, err := c.keys.get(ctx, enterprise, keyFresh, "", c.fetchStreamKey)
+	k, err := c.keys.get(ctx, enterprise, keyFresh, StreamKey{}, c.fetchStreamKey)
 	if err != nil {
 		return StreamKey{}, err
 	}
@@ -74,84 +78,120 @@ type parsedKey struct {
 	pub *[PublicKeySize]byte
 }
 
+// DefaultStreamKeyTTL is how long a client keeps an enterprise's stream key
+// unless [WithStreamKeyTTL] says otherwise.
+const DefaultStreamKeyTTL = time.Hour
+
+// WithStreamKeyTTL sets how long the client keeps an enterprise's stream key
+// for [Client.CreateStream] and [Client.UpdateStream] before fetching it
+// again; the default is [DefaultStreamKeyTTL]. 0 keeps no key: every create
+// or update fetches it first, at the cost of one more request of the
+// audit_log_streaming budget. Whatever the TTL, a 422 makes the client check
+// the key once more (see [Client.CreateStream]).
+func WithStreamKeyTTL(d time.Duration) Option {
+	return func(s *settings) error {
+		if d < 0 {
+			return optionError("WithStreamKeyTTL", fmt.Sprintf("must not be negative, got %v", d))
+		}
+		s.streamKeyTTL = d
+		return nil
+	}
+}
+
+// ForgetStreamKey drops the stream key the client keeps for enterprise, so
+// that the next create or update fetches it, for example after rotating
+// the key in GitHub's settings.
+func (c *Client) ForgetStreamKey(enterprise string) {
+	c.keys.mu.Lock()
+	delete(c.keys.keys, enterprise)
+	c.keys.mu.Unlock()
+}
+
 // keyMode says what the cache may answer with.
 type keyMode int
 
 const (
-	keyCached  keyMode = iota // any cached key; fetch only when there is none
+	keyCached  keyMode = iota // a kept key that has not expired; fetch only when there is none
 	keyFresh                  // a key fetched now (or by a fetch already in flight)
 	keyReplace                // a key other than the stale one; fetch unless another caller already did
 )
 
-// keyCache holds one stream key per enterprise for a Client. Its zero value
-// is ready; it is safe for concurrent use, and concurrent callers that need
-// a fetch for the same enterprise share one request.
+// keyCache holds one stream key per enterprise for a Client. It is safe for
+// concurrent use; callers that need a fetch for the same enterprise share
+// one request (singleflight), and a panic in a fetch reaches every one of
+// them instead of leaving any waiting.
 type keyCache struct {
-	mu      sync.Mutex
-	entries map[string]*keyEntry
+	ttl   time.Duration
+	group singleflight.Group
+	mu    sync.Mutex
+	keys  map[string]cachedKey
 }
 
-type keyEntry struct {
-	key    parsedKey
-	have   bool
-	flight *keyFlight // the fetch in progress, nil when none
+type cachedKey struct {
+	parsedKey
+	at time.Time
 }
 
-// keyFlight is one fetch that several callers may wait for.
-type keyFlight struct {
-	done chan struct{}
-	key  parsedKey
-	err  error
+// fetchPanic carries a panic of a fetch to every caller waiting for it.
+type fetchPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *fetchPanic) Error() string {
+	return fmt.Sprintf("auditlog: fetching the stream key panicked: %v\n\n%s", p.value, p.stack)
 }
 
 // get returns the enterprise's key according to mode. For keyReplace, stale
-// is the key_id GitHub refused: a cached key with another ID is returned
-// without fetching, as another caller has already replaced it.
-func (kc *keyCache) get(ctx context.Context, enterprise string, mode keyMode, stale string,
+// is the key GitHub refused: a kept key that differs is returned without
+// fetching, as another caller has already replaced it.
+func (kc *keyCache) get(ctx context.Context, enterprise string, mode keyMode, stale StreamKey,
 	fetch func(context.Context, string) (parsedKey, error)) (parsedKey, error) {
-	for {
+	if ctx == nil {
+		return parsedKey{}, &InputError{Field: "ctx", Reason: "context is nil"}
+	}
+	for try := 1; ; try++ {
 		kc.mu.Lock()
-		if kc.entries == nil {
-			kc.entries = make(map[string]*keyEntry)
-		}
-		e := kc.entries[enterprise]
-		if e == nil {
-			e = &keyEntry{}
-			kc.entries[enterprise] = e
-		}
-		if e.have && (mode == keyCached || (mode == keyReplace && e.key.KeyID != stale)) {
-			k := e.key
-			kc.mu.Unlock()
-			return k, nil
-		}
-		if f := e.flight; f != nil {
-			kc.mu.Unlock()
-			select {
-			case <-f.done:
-			case <-ctx.Done():
-				return parsedKey{}, ctx.Err()
-			}
-			// The fetch of another caller that gave up is no answer for
-			// this one: try again.
-			if f.err != nil && ctx.Err() == nil &&
-				(errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
-				continue
-			}
-			return f.key, f.err
-		}
-		f := &keyFlight{done: make(chan struct{})}
-		e.flight = f
+		k, ok := kc.keys[enterprise]
 		kc.mu.Unlock()
-
-		f.key, f.err = fetch(ctx, enterprise)
-
-		kc.mu.Lock()
-		e.flight = nil
-		if f.err == nil {
-			e.key, e.have = f.key, true
+		if ok && time.Since(k.at) < kc.ttl && (mode == keyCached || (mode == keyReplace && k.StreamKey != stale)) {
+			return k.parsedKey, nil
 		}
-		kc.mu.Unlock()
-		close(f.done)
-		return f.key, f.err
+		// The fetch runs in its own goroutine with the context of the
+		// caller that started it; each caller waits with its own.
+		ch := kc.group.DoChan(enterprise, func() (_ any, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = &fetchPanic{value: r, stack: debug.Stack()}
+				}
+			}()
+			k, err := fetch(ctx, enterprise)
+			if err == nil {
+				kc.mu.Lock()
+				if kc.keys == nil {
+					kc.keys = make(map[string]cachedKey)
+				}
+				kc.keys[enterprise] = cachedKey{k, time.Now()}
+				kc.mu.Unlock()
+			}
+			return k, err
+		})
+		var r singleflight.Result
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			return parsedKey{}, ctx.Err()
+		}
+		var p *fetchPanic
+		if errors.As(r.Err, &p) {
+			panic(p)
+		}
+		// The fetch of another caller that gave up is no answer for this
+		// one: try once more.
+		if try == 1 && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
+			continue
+		}
+		key, _ := r.Val.(parsedKey)
+		return key, r.Err
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ghaudit/auditlog/auditlogtest"
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -93,21 +94,21 @@ var variants = []struct {
 	vendor  Vendor
 	secrets map[string]string
 }{
-	{"azure_blob", AzureBlobStorage{Container: "audit", SASURL: "https://acme.blob.core.windows.net/audit?sv=2024&sig=SECRETsig"},
+	{"azure_blob", AzureBlobStorage{Container: "audit", SASURL: NewSecret("https://acme.blob.core.windows.net/audit?sv=2024&sig=SECRETsig")},
 		map[string]string{"encrypted_sas_url": "https://acme.blob.core.windows.net/audit?sv=2024&sig=SECRETsig"}},
-	{"azure_hubs", AzureEventHubs{Name: "audit-hub", ConnectionString: "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKey=SECRETkey"},
+	{"azure_hubs", AzureEventHubs{Name: "audit-hub", ConnectionString: NewSecret("Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKey=SECRETkey")},
 		map[string]string{"encrypted_connstring": "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKey=SECRETkey"}},
 	{"s3_oidc", AmazonS3OIDC{Bucket: "acme-audit", Region: "us-east-1", RoleARN: "arn:aws:iam::123456789012:role/github-audit"},
 		map[string]string{}},
-	{"s3_access_keys", AmazonS3AccessKeys{Bucket: "acme-audit", Region: "eu-west-1", AccessKeyID: "AKIASECRETKEYID", SecretAccessKey: "SECRETaccess/key+value"},
+	{"s3_access_keys", AmazonS3AccessKeys{Bucket: "acme-audit", Region: "eu-west-1", AccessKeyID: NewSecret("AKIASECRETKEYID"), SecretAccessKey: NewSecret("SECRETaccess/key+value")},
 		map[string]string{"encrypted_access_key_id": "AKIASECRETKEYID", "encrypted_secret_key": "SECRETaccess/key+value"}},
-	{"splunk", Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: "SECRET-splunk-hec-token", SSLVerify: true},
+	{"splunk", Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret("SECRET-splunk-hec-token"), SSLVerify: true},
 		map[string]string{"encrypted_token": "SECRET-splunk-hec-token"}},
-	{"hec", HTTPSEventCollector{Domain: "collector.acme.example", Port: 8443, Path: "/services/collector", Token: "SECRET-hec-token", SSLVerify: false},
+	{"hec", HTTPSEventCollector{Domain: "collector.acme.example", Port: 8443, Path: "/services/collector", Token: NewSecret("SECRET-hec-token"), SSLVerify: false},
 		map[string]string{"encrypted_token": "SECRET-hec-token"}},
-	{"gcs", GoogleCloudStorage{Bucket: "acme-audit", JSONCredentials: `{"type":"service_account","private_key":"SECRET-pem"}`},
+	{"gcs", GoogleCloudStorage{Bucket: "acme-audit", JSONCredentials: NewSecret(`{"type":"service_account","private_key":"SECRET-pem"}`)},
 		map[string]string{"encrypted_json_credentials": `{"type":"service_account","private_key":"SECRET-pem"}`}},
-	{"datadog", Datadog{Site: DatadogUS1FED, Token: "SECRET-dd-api-key"},
+	{"datadog", Datadog{Site: DatadogUS1FED, Token: NewSecret("SECRET-dd-api-key")},
 		map[string]string{"encrypted_token": "SECRET-dd-api-key"}},
 }
 
@@ -249,7 +250,7 @@ func TestStreamLifecycle(t *testing.T) {
 	srv, c, _ := recordedFake(t)
 	ctx := context.Background()
 	ent := srv.Enterprise()
-	dd := Datadog{Site: DatadogEU1, Token: "SECRET-old"}
+	dd := Datadog{Site: DatadogEU1, Token: NewSecret("SECRET-old")}
 	st, err := c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: dd})
 	require.NoError(t, err)
 
@@ -258,7 +259,7 @@ func TestStreamLifecycle(t *testing.T) {
 	assert.Equal(t, st, got)
 	assert.Equal(t, "EU1", got.StreamDetails)
 
-	dd.Token = "SECRET-new"
+	dd.Token = NewSecret("SECRET-new")
 	paused, err := c.PauseStream(ctx, ent, st.ID, dd)
 	require.NoError(t, err)
 	assert.False(t, paused.Enabled)
@@ -298,7 +299,7 @@ func TestValidationErrorsInBothShapes(t *testing.T) {
 	_, pub := srv.StreamKey()
 	ct, err := Seal(pub, []byte("SECRET-token"))
 	require.NoError(t, err)
-	stale := Sealed{KeyID: "999", Vendor: Splunk{Domain: "splunk.acme.example", Port: 443, Token: ct, SSLVerify: true}}
+	stale := Sealed{KeyID: "999", Vendor: Splunk{Domain: "splunk.acme.example", Port: 443, Token: NewSecret(ct), SSLVerify: true}}
 
 	// POST: {"message":"Validation Failed","errors":[{...}]}
 	_, err = c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: stale})
@@ -307,7 +308,7 @@ func TestValidationErrorsInBothShapes(t *testing.T) {
 	assert.ErrorIs(t, err, ErrValidation)
 	assert.Equal(t, "Validation Failed", ae.Message)
 	require.NotEmpty(t, ae.Errors)
-	assert.Equal(t, "vendor_specific.key_id", ae.Errors[0].Field)
+	assert.Equal(t, "custom", ae.Errors[0].Code)
 
 	// PUT: bare {"errors":["..."]}
 	good := Sealed{KeyID: "1", Vendor: stale.Vendor}
@@ -320,7 +321,7 @@ func TestValidationErrorsInBothShapes(t *testing.T) {
 	assert.ErrorIs(t, err, ErrValidation)
 	assert.Empty(t, ae.Message)
 	require.NotEmpty(t, ae.Errors)
-	assert.Contains(t, ae.Errors[0].Message, "key_id")
+	assert.NotEmpty(t, ae.Errors[0].Message)
 
 	// A Sealed vendor is never re-sealed: no key request at all.
 	total, keys := streamingCalls(srv)
@@ -346,7 +347,11 @@ func TestStreamDecoding(t *testing.T) {
 		{"paused_at absent, compact type, object details", `{"id":3,"stream_type":"AzureBlobStorage","stream_details":{"container":"x"},"enabled":true,"created_at":"2024-06-06T08:00:00Z","updated_at":"2024-06-06T08:00:00Z"}`,
 			Stream{ID: 3, StreamType: "AzureBlobStorage", StreamDetails: `{"container":"x"}`, Enabled: true,
 				CreatedAt: time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC)}, ""},
-		{"epoch milliseconds refused", `{"id":4,"created_at":"1717660800000"}`, Stream{}, "created_at"},
+		{"odd timestamps are left zero", `{"id":4,"stream_type":"Splunk","enabled":true,"created_at":"1717660800000","updated_at":1717660800000,"paused_at":{"t":1}}`,
+			Stream{ID: 4, StreamType: "Splunk", Enabled: true}, ""},
+		{"odd types are left zero", `{"id":5,"stream_type":7,"stream_details":null,"enabled":"yes","created_at":"2024-06-06T08:00:00Z"}`,
+			Stream{ID: 5, CreatedAt: time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC)}, ""},
+		{"an id that is not an integer fails", `{"id":"x"}`, Stream{}, "id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -365,4 +370,98 @@ func TestStreamDecoding(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// TestListStreamsIsLenientAndBounded: one odd stream does not fail the
+// list; a list longer than maxStreams is refused before the rest of it is
+// decoded (what follows the cap here is not even JSON).
+func TestListStreamsIsLenientAndBounded(t *testing.T) {
+	t.Parallel()
+	flood := func(n int, tail string) string {
+		return "[" + strings.Repeat(`{"id":1,"stream_type":"Splunk"},`, n-1) + `{"id":1}` + tail
+	}
+	for _, tc := range []struct {
+		name, body string
+		want       int
+		err        string
+	}{
+		{"odd timestamp kept", `[{"id":1,"stream_type":"Splunk","stream_details":"d","enabled":true,"created_at":"yesterday","updated_at":"2024-06-06T08:00:00Z"},` +
+			`{"id":2,"stream_type":"Datadog","created_at":"2024-06-06T08:00:00Z"}]`, 2, ""},
+		{"null is no streams", `null`, 0, ""},
+		{"exactly the cap", flood(maxStreams, "]"), maxStreams, ""},
+		{"past the cap, garbage after", flood(maxStreams+1, `,{{{{ not json`), 0, "more than 100 streams"},
+		{"not an array", `{"id":1}`, 0, "want a JSON array"},
+		{"data after the array", `[] []`, 0, "data after the array"},
+		{"truncated", `[{"id":1}`, 0, "decoding streams"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := mockGitHub(t)
+			mt.RegisterResponder(http.MethodGet, mockStreamsURL, httpmock.NewStringResponder(200, tc.body))
+			list, err := c.ListStreams(context.Background(), "acme")
+			if tc.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.NotNil(t, list)
+			require.Len(t, list, tc.want)
+			if tc.name == "odd timestamp kept" {
+				assert.True(t, list[0].CreatedAt.IsZero())
+				assert.Equal(t, time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC), list[0].UpdatedAt.UTC())
+				assert.Equal(t, StreamTypeDatadog, list[1].StreamType)
+			}
+		})
+	}
+}
+
+// BenchmarkListStreamsFlood: a 3 MB list of a million empty objects costs
+// what the cap allows, not a million Streams.
+func BenchmarkListStreamsFlood(b *testing.B) {
+	body := "[" + strings.Repeat(`{},`, 1<<20) + "{}]"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeStreams(body); err == nil {
+			b.Fatal("flood accepted")
+		}
+	}
+}
+
+func TestStreamKeyTTLAndForget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	splunk := StreamConfig{Enabled: true, Vendor: variants[4].vendor}
+
+	// TTL 0: every create fetches the key first.
+	srv, _, rec := recordedFake(t)
+	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()), WithHTTPClient(&http.Client{Transport: rec}),
+		WithLogger(testLogger), WithStreamKeyTTL(0))
+	require.NoError(t, err)
+	for range 2 {
+		_, err := c.CreateStream(ctx, srv.Enterprise(), splunk)
+		require.NoError(t, err)
+	}
+	total, keys := streamingCalls(srv)
+	assert.Equal(t, 2, keys)
+	assert.Equal(t, 4, total)
+
+	// ForgetStreamKey: the next create fetches it again, once.
+	srv, c, _ = recordedFake(t)
+	_, err = c.CreateStream(ctx, srv.Enterprise(), splunk)
+	require.NoError(t, err)
+	c.ForgetStreamKey(srv.Enterprise())
+	c.ForgetStreamKey("never-seen")
+	for range 2 {
+		_, err = c.CreateStream(ctx, srv.Enterprise(), splunk)
+		require.NoError(t, err)
+	}
+	total, keys = streamingCalls(srv)
+	assert.Equal(t, 2, keys)
+	assert.Equal(t, 5, total)
+
+	_, err = NewClient(WithStreamKeyTTL(-time.Second))
+	var ie *InputError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, "WithStreamKeyTTL", ie.Field)
 }

@@ -1,10 +1,8 @@
 package auditlogtest
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -13,76 +11,25 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/ghaudit/auditlog/internal/wire"
 )
 
-// event is one stored audit-log event.
-type event struct {
-	ts     int64
-	id     string
-	raw    json.RawMessage // compact JSON, served byte for byte
-	fields map[string]any  // decoded, for phrase filtering
-	git    bool
-}
-
-func parseEvent(raw json.RawMessage) (*event, error) {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
-	dec.UseNumber()
-	var fields map[string]any
-	if err := dec.Decode(&fields); err != nil || fields == nil {
-		return nil, errors.New("not a JSON object")
-	}
-	num, ok := fields["@timestamp"].(json.Number)
-	if !ok {
-		return nil, errors.New(`"@timestamp" missing or not a number`)
-	}
-	ts, err := strconv.ParseInt(num.String(), 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf(`"@timestamp" %s is not an integer (epoch milliseconds)`, num)
-	}
-	id, ok := fields["_document_id"].(string)
-	if !ok || id == "" {
-		return nil, errors.New(`"_document_id" missing or not a non-empty string`)
-	}
-	action, _ := fields["action"].(string)
-	return &event{
-		ts:     ts,
-		id:     id,
-		raw:    json.RawMessage(bytes.Clone(buf.Bytes())),
-		fields: fields,
-		git:    strings.HasPrefix(action, "git."),
-	}, nil
-}
-
-// pos is a position in the ascending (@timestamp, _document_id) order.
-type pos struct {
-	ts int64
-	id string
-}
-
-func (e *event) pos() pos { return pos{e.ts, e.id} }
-
-func comparePos(a, b pos) int {
-	if a.ts != b.ts {
-		if a.ts < b.ts {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a.id, b.id)
-}
-
-func sortEvents(evs []*event) {
-	slices.SortFunc(evs, func(a, b *event) int { return comparePos(a.pos(), b.pos()) })
-}
-
-// AddEvents adds events while the server runs (e.g. for tail tests). Each
-// must be a JSON object with an integer "@timestamp" (epoch ms) and a
+// AddEvents adds events while the server runs (e.g. for tail tests), listed
+// from now on. Each must be a JSON object with an integer "@timestamp" in
+// epoch milliseconds (a value that can only be seconds is refused) and a
 // "_document_id" not already present; on error nothing is added.
 func (s *Server) AddEvents(events ...json.RawMessage) error {
+	return s.AddEventsAt(time.Time{}, events...)
+}
+
+// AddEventsAt adds events that GET audit-log lists only from the server's
+// time at on (see [WithClock]): late arrival, as when GitHub indexes an
+// event minutes after its @timestamp, without choreographing the test
+// around the client's polls. A zero at lists them at once. The events are
+// checked as by [Server.AddEvents]; on error nothing is added.
+func (s *Server) AddEventsAt(at time.Time, events ...json.RawMessage) error {
 	parsed := make([]*event, 0, len(events))
 	seen := map[string]bool{}
 	for i, r := range events {
@@ -94,41 +41,75 @@ func (s *Server) AddEvents(events ...json.RawMessage) error {
 			return fmt.Errorf("auditlogtest: event %d: duplicate _document_id %q", i, ev.id)
 		}
 		seen[ev.id] = true
+		if !at.IsZero() {
+			ev.visible = at.UnixMilli()
+		}
 		parsed = append(parsed, ev)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, ev := range parsed {
-		if s.ids[ev.id] {
+		if s.data.has(ev.id) || s.added[ev.id] {
 			return fmt.Errorf("auditlogtest: event %d: duplicate _document_id %q", i, ev.id)
 		}
 	}
-	for _, ev := range parsed {
-		s.ids[ev.id] = true
+	if s.added == nil {
+		s.added = map[string]bool{}
 	}
-	s.events = append(s.events, parsed...)
-	sortEvents(s.events)
+	for _, ev := range parsed {
+		s.added[ev.id] = true
+	}
+	// The dataset may be shared with other servers: merge into a new slice.
+	slices.SortFunc(parsed, compareEvents)
+	merged := make([]*event, 0, len(s.events)+len(parsed))
+	old := s.events
+	for len(old) > 0 && len(parsed) > 0 {
+		if compareEvents(old[0], parsed[0]) < 0 {
+			merged, old = append(merged, old[0]), old[1:]
+		} else {
+			merged, parsed = append(merged, parsed[0]), parsed[1:]
+		}
+	}
+	s.events = append(append(merged, old...), parsed...)
 	return nil
 }
 
-// Events returns the dataset as GET audit-log would list it with no phrase:
-// include is "web", "git" or "all" (anything else is treated as "web"),
-// order "asc" or "desc" (anything else is "desc"). The slices are copies.
-func (s *Server) Events(include, order string) []json.RawMessage {
+// Events returns the events GET audit-log would list now with no phrase,
+// in that order, as copies. include and order are the SDK's types:
+// auditlog.IncludeWeb, IncludeGit or IncludeAll ("" is GitHub's default,
+// web) and auditlog.OrderAsc or OrderDesc ("" is desc). Any other value
+// (such as "All") fails the test (a server from [New]) or panics.
+func (s *Server) Events(include wire.Include, order wire.Order) []json.RawMessage {
+	switch include {
+	case "":
+		include = "web"
+	case "web", "git", "all":
+	default:
+		s.fail("Events: include %q is not web, git or all", include)
+		return nil
+	}
+	switch order {
+	case "":
+		order = "desc"
+	case "asc", "desc":
+	default:
+		s.fail("Events: order %q is not asc or desc", order)
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []json.RawMessage
-	for _, ev := range s.listLocked(include, order, nil) {
-		out = append(out, bytes.Clone(ev.raw))
+	for _, ev := range s.listLocked(string(include), string(order), nil, s.now().UnixMilli()) {
+		out = append(out, json.RawMessage(ev.raw))
 	}
 	return out
 }
 
-// listLocked returns the matching events in listing order.
-func (s *Server) listLocked(include, order string, q *query) []*event {
+// listLocked returns the matching events listed at now, in listing order.
+func (s *Server) listLocked(include, order string, q *query, now int64) []*event {
 	out := make([]*event, 0, len(s.events))
 	for _, ev := range s.events {
-		if !includes(include, ev) || (q != nil && !q.match(ev)) {
+		if !listed(ev, include, q, now) {
 			continue
 		}
 		out = append(out, ev)
@@ -137,6 +118,12 @@ func (s *Server) listLocked(include, order string, q *query) []*event {
 		slices.Reverse(out)
 	}
 	return out
+}
+
+// listed reports whether a request with include and phrase q lists ev at
+// time now (epoch milliseconds).
+func listed(ev *event, include string, q *query, now int64) bool {
+	return ev.visible <= now && includes(include, ev) && (q == nil || q.match(ev))
 }
 
 // includes reports whether the include parameter selects ev.
@@ -237,7 +224,8 @@ func validationFailed(field, message string) *response {
 	})
 }
 
-func (s *Server) auditLogLocked(r *http.Request) *response {
+func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
+	now := at.UnixMilli()
 	qv := r.URL.Query()
 	include := qv.Get("include")
 	switch include {
@@ -284,7 +272,7 @@ func (s *Server) auditLogLocked(r *http.Request) *response {
 	base := fmt.Sprintf("%s/enterprises/%d/audit-log", root, s.cfg.enterpriseID)
 
 	if s.cfg.ghes {
-		return pageNumberResponse(s.listLocked(include, order, q), page, perPage, base, carry)
+		return pageNumberResponse(s.listLocked(include, order, q, now), page, perPage, base, carry)
 	}
 
 	after, before := qv.Get("after"), qv.Get("before")
@@ -296,7 +284,7 @@ func (s *Server) auditLogLocked(r *http.Request) *response {
 	// the page and the existence of a next and previous event are known, so
 	// a walk costs O(log n + page) per request even over millions of events.
 	v := listing{evs: s.events, desc: order != "asc", match: func(ev *event) bool {
-		return includes(include, ev) && (q == nil || q.match(ev))
+		return listed(ev, include, q, now)
 	}}
 	less := func(a, b pos) bool { // a comes before b in listing order
 		c := comparePos(a, b)

@@ -1,19 +1,78 @@
-// Package auditlogtest is an in-memory fake of GitHub's Enterprise audit-log
-// REST API and audit-log stream configuration API, in the spirit of
-// [net/http/httptest]: [NewServer] starts a real HTTP server on 127.0.0.1 that
-// speaks the seven operations the way GitHub documents (and, where the
-// documentation is silent, the way GitHub is observed to behave).
+// Package auditlogtest is a fake of GitHub's Enterprise audit-log REST API
+// and audit-log stream configuration API, for testing code that uses them
+// (with this SDK, google/go-github or plain net/http). It speaks the seven
+// operations the way GitHub documents them and, where the documentation is
+// silent, the way GitHub is observed to behave; each choice of the second
+// kind is listed below.
 //
-//	srv := auditlogtest.NewServer()
-//	defer srv.Close()
-//	req, _ := http.NewRequest("GET", srv.URL()+"/enterprises/"+srv.Enterprise()+"/audit-log?per_page=100", nil)
-//	req.Header.Set("Authorization", "Bearer "+srv.Token())
-//	resp, err := srv.Client().Do(req)
+//	srv := auditlogtest.New(t, auditlogtest.WithGeneratedEvents(2000, 42))
+//	c, err := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()),
+//		auditlog.WithHTTPClient(srv.Client()))
 //
-// The server is deterministic for a seed: the generated dataset depends on
-// [WithGeneratedEvents] (n, seed) and the clock's time at start, the stream
-// key pairs and the fault draws on [WithSeed]. It is safe for concurrent use,
-// and [Server.Close] leaves no goroutine behind.
+// [New] fails the test on a bad option and closes the server when the test
+// ends; [NewServer] panics instead and leaves Close to the caller. A server
+// listens on 127.0.0.1 (https with [WithTLS]) unless [WithoutListener] is
+// given; [Server.Transport] serves it in memory either way, and
+// [Server.Client] uses that transport when there is no listener. The server is deterministic: the dataset depends on its generator
+// and the clock's time at start, the stream keys and the fault draws on
+// [WithSeed]. It is safe for concurrent use, and Close leaves no goroutine
+// behind.
+//
+// # Deterministic tests of retries, budgets and tails
+//
+// A client's waits (backoff after a 5xx, retry-after, the wait for a
+// rate-limit reset, a tail's poll interval) are real sleeps over a real
+// connection. The one recipe that makes them instant and deterministic:
+//
+//  1. run the test inside [testing/synctest.Test];
+//  2. create the server inside the bubble with [WithoutListener] (a
+//     listener would keep the bubble from ever going idle); its default
+//     clock, [time.Now], is then the bubble's fake clock, so rate-limit
+//     windows, Date and x-ratelimit-reset move with the client's waits;
+//  3. send through [Server.Client] or [Server.Transport], and aim faults
+//     with [Server.Inject] at the requests that matter.
+//
+// For example (the RetriesInASynctestBubble example is the whole test):
+//
+//	synctest.Test(t, func(t *testing.T) {
+//		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(450, 3))
+//		srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog}, Nth: 3,
+//			Fault: auditlogtest.Fault{Kind: auditlogtest.FaultServerError, Status: 502}})
+//		c, _ := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()),
+//			auditlog.WithHTTPClient(srv.Client()))
+//		for ev, err := range c.Events(t.Context(), srv.Enterprise(), nil) { ... } // the 502 is retried in fake time
+//	})
+//
+// Outside a bubble, a [Clock] passed to [WithClock] moves the fake's time
+// when the test says so (a window resets, a late event shows up) without
+// touching the client's waits.
+//
+// # Aimed faults and the request log
+//
+// A [Rule] gives a [Fault] to the requests a [Match] selects (method, a
+// path pattern such as [PathAuditLog], query parameters), from the Nth
+// matching request on, Times times: "the third page answers 502 once", "every
+// stream PUT answers 422", "the token expires at the fifth page".
+// [Server.PendingFaults] and [Server.ClearFaults] show and drop what has not
+// fired. [WithFaults] adds faults at random rates, drawn from the seed.
+//
+// [Server.Requests] lists the requests in arrival order, each with a
+// sequence number, its headers (Authorization redacted), its status and the
+// X-GitHub-Request-Id the response carried (the one an SDK error reports);
+// [Server.Count] counts those a Match selects, and [Server.WaitRequests]
+// waits for them.
+//
+// # Events
+//
+// [WithGeneratedEvents] and [WithGenerator] generate a realistic log, with
+// the type quirks GitHub sends ([Generator]). [Event] builds one event in
+// GitHub's shape for [WithEvents] and [Server.AddEvents];
+// [Server.AddEventsAt] adds events that are listed only from a given time
+// on, as when GitHub indexes an event after newer ones (a tail's look-back
+// catches them; a walk whose cursor is past them does not). A [Dataset] is
+// built once and shared by any number of servers ([WithDataset]);
+// generated datasets are shared automatically between servers with the
+// same generator and clock.
 //
 // # Served endpoints
 //
@@ -28,23 +87,29 @@
 // # Faithful to GitHub
 //
 //   - Requests are processed in this order: authentication (401 "Requires
-//     authentication" or "Bad credentials"), X-GitHub-Api-Version (absent,
-//     2022-11-28 or 2026-03-10; otherwise 400), injected faults, routing (404),
-//     primary rate limit, handler. Every response has X-GitHub-Request-Id
-//     and a Date header on the server's clock ([WithClock]), which is what a
-//     client reads to correct x-ratelimit-reset for clock skew.
+//     authentication", or "Bad credentials" for an unknown or revoked
+//     token), X-GitHub-Api-Version (absent, 2022-11-28 or 2026-03-10;
+//     otherwise 400), injected faults, routing (404), the token's scope
+//     (403), primary rate limit, handler. Every response has
+//     X-GitHub-Request-Id and a Date header on the server's clock, which is
+//     what a client reads to correct x-ratelimit-reset for clock skew.
 //   - Primary limits are fixed windows per token and resource; every response
 //     past routing carries x-ratelimit-limit/remaining/used/reset/resource.
 //     An exhausted budget answers 403 with "API rate limit exceeded for user
 //     ID 1...". Refusals do not consume budget. [WithoutRateLimits] turns
-//     this off, as GitHub Enterprise Server ships: no headers, no refusals.
+//     this off: no headers, no refusals.
+//   - A classic token's scopes: the audit log needs read:audit_log, the
+//     stream endpoints admin:enterprise ([WithScopes]); routed responses
+//     carry X-OAuth-Scopes and X-Accepted-OAuth-Scopes.
 //   - [WithLinkBase] makes Link URLs name another host (GitHub behind a
 //     proxy, gateway or alias), with the same cursors.
 //   - The audit log is listed newest first by default, ties broken by
 //     _document_id; include defaults to web (git events excluded); per_page
 //     defaults to 30 and is clamped to 100. Events are served byte for byte
 //     as stored, so array-valued org/repo, bool permission and unknown fields
-//     reach the client exactly as GitHub sends them.
+//     reach the client exactly as GitHub sends them. Timestamps are epoch
+//     milliseconds; a dataset with @timestamp or created_at in seconds is
+//     refused.
 //   - Pagination is by cursor: base64 of "<@timestamp in e-notation>|<_document_id>".
 //     Link carries rel="next" (only when more events follow), rel="first" and
 //     rel="prev" (only when events precede the page), never rel="last", with
@@ -57,8 +122,10 @@
 //     sealed boxes (std base64) for the current stream key; the server really
 //     opens them ([Server.StreamSecrets]).
 //   - In [WithEnterpriseServer] mode paths are under /api/v3, pagination is by
-//     page number with next/last/first/prev links, and the stream endpoints,
-//     which GitHub documents as cloud-only, are 404.
+//     page number with next/last/first/prev links, the stream endpoints,
+//     which GitHub documents as cloud-only, are 404, every response carries
+//     X-GitHub-Enterprise-Version, and rate limiting is off (GHES ships so)
+//     unless [WithRateLimit] turns it on.
 //
 // # Decisions where GitHub is undocumented
 //
@@ -73,6 +140,20 @@
 //     end of that day).
 //   - page=N without cursors is honoured as an offset page in cloud mode; the
 //     page's Link header then uses cursors. An empty page has no Link header.
+//   - A late event ([Server.AddEventsAt]) is listed at its @timestamp's place
+//     once visible; cursors are positions, so a walk already past that place
+//     does not see it.
+//   - A @timestamp below 100,000,000,000 (1973-03-03 in milliseconds) is
+//     taken for seconds and refused.
+//   - A missing scope is 403 "Resource not accessible: this endpoint needs
+//     the ... scope, which the token does not have.", checked after routing,
+//     with rate-limit headers and without consuming budget. read:audit_log is
+//     the only scope that opens the audit log (admin:enterprise does not).
+//   - The GHES version sent is [EnterpriseServerVersion], and GHES mode
+//     accepts both API versions.
+//   - An injected server error is GitHub's "Unicorn" HTML page with status
+//     500 unless the fault names another; probabilistic ones pick among
+//     Faults.ServerErrorStatuses only when several are given.
 //   - vendor_specific is validated strictly: every property of the variant is
 //     required with its JSON type, required strings must be non-empty, and
 //     properties the variant does not define are refused (GitHub's behaviour
@@ -80,14 +161,20 @@
 //     fields are ignored. POST field errors name the field as
 //     "vendor_specific.<name>". There is no limit on the number of streams.
 //     stream_details shows the container, name, bucket, domain or site.
+//   - A stale key_id, or a secret that does not open with the current key,
+//     is a 422 whose text names neither a field nor the key (GitHub's
+//     wording is undocumented, so a client must not depend on it).
 //   - Stream ids that are not positive integers are 404 before rate
 //     accounting; unknown integer ids are 404 after it (they consume budget).
 //   - An unknown method on a known path is 404, as GitHub does.
 //
 // # Faults
 //
-// [WithFaults] injects 5xx HTML pages, connection resets, truncated bodies,
-// latency and periodic secondary rate limits; [Server.Script] injects a given
-// [Fault] into the next n requests, including primary-limit exhaustion that
-// persists until the window resets.
+// Faults are injected after the authentication and API-version checks:
+// 5xx HTML pages, connection resets, truncated bodies, latency, primary
+// (lasting or one-shot) and secondary rate limits, a whole custom response,
+// a token revoked mid-walk. [Server.Close] during an injected latency
+// aborts the connection. Through [Server.Transport] a reset is an error
+// wrapping syscall.ECONNRESET and a truncated body ends in
+// io.ErrUnexpectedEOF, as over TCP.
 package auditlogtest

@@ -6,34 +6,17 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ghaudit/auditlog"
 	"github.com/ghaudit/auditlog/auditlogtest"
 	"github.com/stretchr/testify/require"
 )
 
-// fakeClock is a settable clock for WithClock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns the clock most tests start from.
+func newClock() *auditlogtest.Clock {
+	return auditlogtest.NewClock(time.Date(2024, 6, 6, 8, 0, 0, 0, time.UTC))
 }
 
 // do sends a request with the server's token (unless token is set in hdr) and
@@ -128,3 +111,14 @@ func decodeErr(t *testing.T, b []byte) apiErr {
 
 // unlimited lifts the audit_log budget for tests that walk many pages.
 var unlimited = auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, 1_000_000, time.Hour)
+
+// sdk returns an SDK client for srv that sends through srv.Client(), so
+// that with WithoutListener it runs in memory.
+func sdk(t *testing.T, srv *auditlogtest.Server, opts ...auditlog.Option) *auditlog.Client {
+	t.Helper()
+	c, err := auditlog.NewClient(append([]auditlog.Option{
+		auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()), auditlog.WithHTTPClient(srv.Client()),
+	}, opts...)...)
+	require.NoError(t, err)
+	return c
+}

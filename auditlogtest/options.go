@@ -2,6 +2,7 @@ package auditlogtest
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 )
@@ -27,7 +28,7 @@ const (
 	ResourceAuditLogStreaming = "audit_log_streaming"
 )
 
-// Option configures a [Server] created by [NewServer].
+// Option configures a [Server] created by [New] or [NewServer].
 type Option func(*config)
 
 type limitConfig struct {
@@ -36,24 +37,36 @@ type limitConfig struct {
 }
 
 type config struct {
+	err error // the first invalid option
+
 	enterprise   string
 	enterpriseID int64
 	tokens       []string
+	scopes       map[string][]string // WithScopes
 
+	// The dataset: data (WithDataset), else events (WithEvents), else gen.
+	data      *Dataset
 	events    []json.RawMessage
 	eventsSet bool
-	genN      int
-	genSeed   int64
-	genSet    bool
+	gen       Generator
 
-	now    func() time.Time
-	limits map[string]limitConfig
-	faults Faults
-	seed   int64
-	ghes   bool
+	now       func() time.Time
+	limits    map[string]limitConfig
+	limitsSet bool // WithRateLimit was given
+	faults    Faults
+	seed      int64
+	ghes      bool
 
 	noRateLimits bool   // WithoutRateLimits
 	linkBase     string // WithLinkBase; "" means the server's own URL
+	noListener   bool   // WithoutListener
+	tls          bool   // WithTLS
+}
+
+func (c *config) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
 }
 
 func defaultConfig() config {
@@ -61,8 +74,7 @@ func defaultConfig() config {
 		enterprise:   DefaultEnterprise,
 		enterpriseID: DefaultEnterpriseID,
 		tokens:       []string{DefaultToken},
-		genN:         DefaultEventCount,
-		genSeed:      1,
+		gen:          NewGenerator(DefaultEventCount, 1),
 		now:          time.Now,
 		limits: map[string]limitConfig{
 			ResourceAuditLog:          {limit: 1750, window: time.Hour},
@@ -98,38 +110,59 @@ func WithToken(tokens ...string) Option {
 	}
 }
 
-// WithEvents sets an explicit dataset. Every event must be a JSON object with
-// an integer "@timestamp" (epoch milliseconds) and a unique string
-// "_document_id"; [NewServer] panics otherwise. The bytes are served as given
-// (after compaction). It replaces any [WithGeneratedEvents].
+// WithEvents sets an explicit dataset, checked as by [NewDataset] (an
+// integer "@timestamp" in epoch milliseconds, a unique "_document_id");
+// [NewServer] panics and [New] fails the test otherwise. The bytes are
+// served as given (after compaction); [Event.JSON] builds them. It replaces
+// any other dataset option; a suite that starts many fakes over the same
+// events builds a [Dataset] once and uses [WithDataset].
 func WithEvents(events ...json.RawMessage) Option {
 	return func(c *config) {
 		c.events = append([]json.RawMessage(nil), events...)
-		c.eventsSet = true
-		c.genSet = false
+		c.eventsSet, c.data = true, nil
 	}
 }
 
 // WithGeneratedEvents generates n realistic events from seed, spread over the
 // 30 days before the clock's time at [NewServer] (git events over the last 7
-// days, as GitHub keeps them only that long). n == 0 gives an empty dataset.
-// It replaces any [WithEvents].
+// days, as GitHub keeps them only that long): WithGenerator(NewGenerator(n,
+// seed)). n == 0 gives an empty dataset. It replaces any other dataset option.
 func WithGeneratedEvents(n int, seed int64) Option {
+	return WithGenerator(NewGenerator(max(n, 0), seed))
+}
+
+// WithGenerator generates the dataset from g (see [Generator]); a zero
+// Until is the clock's time at [NewServer]. Servers started with the same
+// generator and the same resolved range share one immutable dataset while
+// any of them is alive. It replaces any other dataset option.
+func WithGenerator(g Generator) Option {
 	return func(c *config) {
-		if n < 0 {
-			n = 0
+		if err := g.validate(); err != nil {
+			c.fail(err)
 		}
-		c.genN = n
-		c.genSeed = seed
-		c.genSet = true
-		c.eventsSet = false
-		c.events = nil
+		c.gen, c.events, c.eventsSet, c.data = g, nil, false, nil
 	}
 }
 
-// WithClock sets the clock used for rate-limit windows, reset headers, stream
-// timestamps, the request log and the time range of generated events.
-// The default is [time.Now].
+// WithDataset serves d, which any number of servers may share: startup
+// costs nothing however large it is. Events added to a server
+// ([Server.AddEvents]) stay on that server. It replaces any other dataset
+// option.
+func WithDataset(d *Dataset) Option {
+	return func(c *config) {
+		if d == nil {
+			c.fail(errors.New("auditlogtest: WithDataset(nil)"))
+			return
+		}
+		c.data, c.events, c.eventsSet = d, nil, false
+	}
+}
+
+// WithClock sets the clock used for rate-limit windows, reset headers, the
+// Date header, stream timestamps, the request log, late events
+// ([Server.AddEventsAt]) and the time range of generated events. The
+// default is [time.Now], which inside a synctest bubble is the bubble's
+// fake clock. A [Clock] is a clock the test sets: WithClock(clk.Now).
 func WithClock(now func() time.Time) Option {
 	return func(c *config) {
 		if now != nil {
@@ -140,19 +173,26 @@ func WithClock(now func() time.Time) Option {
 
 // WithRateLimit sets the primary limit of a resource (e.g. [ResourceAuditLog])
 // to limit requests per fixed window. The defaults are audit_log 1750/hour and
-// audit_log_streaming 15/hour. A limit below 1 or a window below 1ms is ignored.
+// audit_log_streaming 15/hour. A limit below 1 or a window below 1ms is
+// ignored. In [WithEnterpriseServer] mode it also turns rate limiting on, as
+// an administrator does.
 func WithRateLimit(resource string, limit int, window time.Duration) Option {
 	return func(c *config) {
 		if limit < 1 || window < time.Millisecond {
 			return
 		}
 		c.limits[resource] = limitConfig{limit: limit, window: window}
+		c.limitsSet = true
 	}
 }
 
 // WithFaults enables probability-based and periodic fault injection.
+// Probabilities outside [0, 1] or summing to more than 1 are invalid.
 func WithFaults(f Faults) Option {
-	return func(c *config) { c.faults = f }
+	return func(c *config) {
+		f.ServerErrorStatuses = append([]int(nil), f.ServerErrorStatuses...)
+		c.faults = f
+	}
 }
 
 // WithSeed seeds the fault randomness and the stream key pairs (default 1).
@@ -162,9 +202,12 @@ func WithSeed(seed int64) Option {
 }
 
 // WithEnterpriseServer switches to GitHub Enterprise Server mode: everything
-// is served under /api/v3, the audit log is paginated by page numbers only
-// (after/before are ignored; Link carries next, last, first and prev), and the
-// stream endpoints, which are GitHub-Cloud-only, answer 404.
+// is served under /api/v3, every response carries X-GitHub-Enterprise-Version
+// ([EnterpriseServerVersion]), the audit log is paginated by page numbers
+// only (after/before are ignored; Link carries next, last, first and prev),
+// the stream endpoints, which are GitHub-Cloud-only, answer 404, and rate
+// limiting is off (no x-ratelimit-* headers, no refusals), as GHES ships,
+// unless [WithRateLimit] turns it on.
 func WithEnterpriseServer() Option {
 	return func(c *config) { c.ghes = true }
 }
@@ -175,6 +218,40 @@ func WithEnterpriseServer() Option {
 // budget. Injected rate-limit faults still fire.
 func WithoutRateLimits() Option {
 	return func(c *config) { c.noRateLimits = true }
+}
+
+// WithoutListener opens no socket: the server is reached only through
+// [Server.Transport] or [Server.Client], and [Server.URL] names a loopback
+// address nothing listens on. This is what a test inside a synctest bubble
+// needs (a listener would keep the bubble from ever going idle), and what
+// any test that does not need a real port should prefer.
+func WithoutListener() Option {
+	return func(c *config) { c.noListener = true }
+}
+
+// WithTLS serves HTTPS, with a certificate that [Server.Client] trusts (see
+// [httptest.NewTLSServer]), for clients that insist on https.
+func WithTLS() Option {
+	return func(c *config) { c.tls = true }
+}
+
+// WithScopes sets the OAuth scopes of token, a classic personal access
+// token, and makes it valid if [WithToken] did not. Tokens it does not name
+// have [ScopeReadAuditLog] and [ScopeAdminEnterprise]. A request whose
+// token lacks the endpoint's scope is refused 403 (after routing, without
+// consuming budget), and every routed response carries X-OAuth-Scopes and
+// X-Accepted-OAuth-Scopes, as GitHub sends them.
+func WithScopes(token string, scopes ...string) Option {
+	return func(c *config) {
+		if token == "" {
+			c.fail(errors.New("auditlogtest: WithScopes: empty token"))
+			return
+		}
+		if c.scopes == nil {
+			c.scopes = map[string][]string{}
+		}
+		c.scopes[token] = append([]string{}, scopes...)
+	}
 }
 
 // WithLinkBase makes the Link headers of audit-log pages name base (for

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ghaudit/auditlog"
 	"github.com/ghaudit/auditlog/auditlogtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,10 +18,10 @@ import (
 
 func TestCursorWalk(t *testing.T) {
 	t.Parallel()
-	s := auditlogtest.NewServer(auditlogtest.WithGeneratedEvents(1000, 7), unlimited)
+	s := auditlogtest.NewServer(auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(1000, 7), unlimited)
 	t.Cleanup(s.Close)
-	for _, include := range []string{"web", "git", "all"} {
-		for _, order := range []string{"asc", "desc"} {
+	for _, include := range []auditlog.Include{auditlog.IncludeWeb, auditlog.IncludeGit, auditlog.IncludeAll} {
+		for _, order := range []auditlog.Order{auditlog.OrderAsc, auditlog.OrderDesc} {
 			want := rawIDs(t, s.Events(include, order))
 			require.NotEmpty(t, want)
 			for _, perPage := range []int{1, 7, 30, 100} {

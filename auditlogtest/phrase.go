@@ -1,7 +1,6 @@
 package auditlogtest
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -22,69 +21,62 @@ type query struct {
 	neg []term
 }
 
-// qualifiers maps each supported qualifier to the event values it matches.
-var qualifiers = map[string]func(map[string]any) []string{
-	"action":       fieldValues("action"),
-	"actor":        fieldValues("actor"),
-	"user":         fieldValues("user"),
-	"org":          fieldValues("org"),
-	"repo":         fieldValues("repo", "repository"),
-	"repository":   fieldValues("repo", "repository"),
-	"operation":    fieldValues("operation_type"),
-	"hashed_token": fieldValues("hashed_token"),
-	"ip":           fieldValues("actor_ip"),
-	"country_code": func(f map[string]any) []string {
-		loc, _ := f["actor_location"].(map[string]any)
-		return fieldValues("country_code")(loc)
-	},
-	"country": func(f map[string]any) []string {
-		loc, _ := f["actor_location"].(map[string]any)
-		return fieldValues("country_code", "country_name")(loc)
-	},
-	"created": nil, // handled by term.within
-}
-
-// fieldValues returns the string forms of the named fields, flattening arrays
-// (GitHub returns org and repo as arrays for some events).
-func fieldValues(names ...string) func(map[string]any) []string {
-	return func(f map[string]any) []string {
-		var out []string
-		for _, n := range names {
-			switch v := f[n].(type) {
-			case string:
-				out = append(out, v)
-			case json.Number:
-				out = append(out, v.String())
-			case []any:
-				for _, e := range v {
-					switch e := e.(type) {
-					case string:
-						out = append(out, e)
-					case json.Number:
-						out = append(out, e.String())
-					}
-				}
-			}
-		}
-		return out
-	}
+// qualifiers maps each supported qualifier to the event fields it matches;
+// country and country_code read actor_location, created reads @timestamp.
+var qualifiers = map[string][]string{
+	"action":       {"action"},
+	"actor":        {"actor"},
+	"user":         {"user"},
+	"org":          {"org"},
+	"repo":         {"repo", "repository"},
+	"repository":   {"repo", "repository"},
+	"operation":    {"operation_type"},
+	"hashed_token": {"hashed_token"},
+	"ip":           {"actor_ip"},
+	"country_code": {"country_code"},
+	"country":      {"country_code", "country_name"},
+	"created":      nil,
 }
 
 func (t term) match(ev *event) bool {
 	if t.within != nil {
 		return t.within(ev.ts)
 	}
-	for _, v := range qualifiers[t.key](ev.fields) {
-		if strings.EqualFold(v, t.value) {
-			return true
-		}
-		// action:repo matches the category: repo.create, repo.destroy, ...
-		if t.key == "action" && !strings.Contains(t.value, ".") &&
-			len(v) > len(t.value) && strings.EqualFold(v[:len(t.value)], t.value) && v[len(t.value)] == '.' {
-			return true
-		}
+	// action and actor, the commonest qualifiers, are kept with the event;
+	// the others are read from its JSON when a search needs them.
+	switch {
+	case t.key == "action" && !ev.odd:
+		return t.matchValue(ev.action)
+	case t.key == "actor" && !ev.odd:
+		return t.matchValue(ev.actor)
 	}
-	return false
+	found := false
+	each := func(v string) bool {
+		found = t.matchValue(v)
+		return !found
+	}
+	if t.key == "country" || t.key == "country_code" {
+		members(ev.raw, func(k, v string) bool {
+			if k == "actor_location" {
+				eachField(v, qualifiers[t.key], each)
+				return false
+			}
+			return true
+		})
+		return found
+	}
+	eachField(ev.raw, qualifiers[t.key], each)
+	return found
+}
+
+// matchValue reports whether one value of the event's field matches.
+func (t term) matchValue(v string) bool {
+	if strings.EqualFold(v, t.value) {
+		return true
+	}
+	// action:repo matches the category: repo.create, repo.destroy, ...
+	return t.key == "action" && !strings.Contains(t.value, ".") &&
+		len(v) > len(t.value) && strings.EqualFold(v[:len(t.value)], t.value) && v[len(t.value)] == '.'
 }
 
 func (q *query) match(ev *event) bool {

@@ -152,3 +152,31 @@ func TestPhraseOnGeneratedData(t *testing.T) {
 		require.Equal(t, want[:min(len(want), 100)], got, phrase)
 	}
 }
+
+// TestPhraseReadsFieldsFromTheEventJSON: qualifiers match fields written
+// with escapes, with odd types and inside nested objects only where GitHub
+// puts them (actor_location), never a same-named field nested elsewhere.
+func TestPhraseReadsFieldsFromTheEventJSON(t *testing.T) {
+	t.Parallel()
+	s := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(
+		json.RawMessage(`{"@timestamp":1704067200000,"_document_id":"a","actor":"oct\u006fcat","user":"a\"b","actor_location":{"country_name":"C\u00f4te d'Ivoire"}}`),
+		json.RawMessage(`{"@timestamp":1704067200001,"_document_id":"b","action":7,"actor":["octocat","hubot"],"org_id":[1,2],"data":{"user":"hubot","actor":"x"}}`),
+		json.RawMessage(`{ "@timestamp" : 1704067200002 , "_document_id" : "c" , "user" : "hubot" , "actor_location" : { "country_code" : "CI" } }`),
+	))
+	tests := []struct{ phrase, want string }{
+		{"actor:octocat", "ab"},
+		{"actor:hubot", "b"},
+		{"actor:x", ""},
+		{"action:7", "b"},
+		{`user:"a"b"`, "a"}, // the escaped quote is read decoded
+		{"user:hubot", "c"},
+		{`country:"Côte d'Ivoire"`, "a"},
+		{"country:ci", "c"},
+		{"country_code:ci", "c"},
+	}
+	for _, tt := range tests {
+		resp, body := get(t, s, "/enterprises/avocado-corp/audit-log?order=asc&phrase="+url.QueryEscape(tt.phrase))
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", tt.phrase, body)
+		assert.Equal(t, tt.want, strings.Join(docIDs(t, body), ""), tt.phrase)
+	}
+}

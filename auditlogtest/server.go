@@ -2,16 +2,22 @@ package auditlogtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -22,6 +28,7 @@ const (
 	docsAuditLog   = "https://docs.github.com/rest/enterprise-admin/audit-log#get-the-audit-log-for-an-enterprise"
 	docsCreate     = "https://docs.github.com/rest/enterprise-admin/audit-log#create-an-audit-log-streaming-configuration-for-an-enterprise"
 	docsUpdate     = "https://docs.github.com/rest/enterprise-admin/audit-log#update-an-existing-audit-log-stream-configuration"
+	docsScopes     = "https://docs.github.com/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps"
 
 	defaultAPIVersion = "2022-11-28"
 	contentTypeJSON   = "application/json; charset=utf-8"
@@ -29,40 +36,36 @@ const (
 
 var supportedVersions = []string{"2022-11-28", "2026-03-10"}
 
-// Request is one entry of the server's request log. It never holds the
-// Authorization header or request bodies.
-type Request struct {
-	Method   string
-	Path     string
-	RawQuery string
-	// Status is the final status code, 0 when the connection was reset or
-	// the request was abandoned.
-	Status int
-	// Resource is the rate-limit resource the request was routed to, if any.
-	Resource string
-	// Fault is the injected fault's name (see [FaultKind.String]), if any.
-	Fault string
-	// Time is the server clock when the request arrived.
-	Time time.Time
-}
+// EnterpriseServerVersion is the X-GitHub-Enterprise-Version that
+// [WithEnterpriseServer] mode sends: a release that serves both API
+// versions the fake accepts.
+const EnterpriseServerVersion = "3.21.0"
 
 // Server is a running fake of GitHub's enterprise audit-log and audit-log
 // stream REST API. All methods are safe for concurrent use.
 type Server struct {
 	cfg  config
+	t    testing.TB // set by New
 	ts   *httptest.Server
-	done chan struct{}
+	base string // scheme and host of URL(), without /api/v3
 	once sync.Once
 
 	mu        sync.Mutex
-	events    []*event // sorted by (@timestamp, _document_id) ascending
-	ids       map[string]bool
+	closed    bool
+	active    int                           // in-memory requests in flight
+	idle      chan struct{}                 // closed by the last of them after Close
+	sleepers  map[uint64]context.CancelFunc // requests waiting in an injected latency
+	data      *Dataset                      // shared, never modified
+	events    []*event                      // data's events plus added ones, sorted ascending
+	added     map[string]bool
 	rng       *rand.Rand
 	seq       uint64 // requests received
 	secondary int    // requests counted for Faults.SecondaryEvery
-	script    []Fault
+	rules     []*rule
 	budgets   map[budgetKey]*budget
-	log       []Request
+	log       []Request     // in arrival order
+	logged    chan struct{} // closed when a request is logged, if someone waits
+	revoked   map[string]bool
 	streams   map[int64]*stream
 	nextID    int64
 	secrets   map[int64]map[string]string
@@ -70,25 +73,76 @@ type Server struct {
 	keyRand   io.Reader
 }
 
-// NewServer starts a fake on 127.0.0.1. It panics when the options are
-// invalid (e.g. an event without "@timestamp"), like [httptest.NewServer]
-// panics when it cannot listen. Call [Server.Close] when done.
+// NewServer starts a fake, on 127.0.0.1 unless [WithoutListener] is given.
+// It panics when an option is invalid (e.g. an event without "@timestamp"),
+// like [httptest.NewServer] panics when it cannot listen; [New] fails the
+// test instead. Call [Server.Close] when done.
 func NewServer(opts ...Option) *Server {
+	s, err := newServer(opts)
+	if err != nil {
+		panic(err.Error())
+	}
+	return s
+}
+
+// New starts a fake for the test t: it fails the test (t.Fatal) when an
+// option is invalid, closes the server when the test and its subtests end
+// (t.Cleanup), and a misuse later on (such as [Server.Events] with an
+// unknown include) fails the test instead of panicking.
+func New(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s, err := newServer(opts)
+	if err != nil {
+		t.Fatal(err)
+		return nil
+	}
+	s.t = t
+	t.Cleanup(s.Close)
+	return s
+}
+
+func newServer(opts []Option) (*Server, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
 		}
 	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	if err := cfg.faults.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ghes && !cfg.limitsSet {
+		cfg.noRateLimits = true // GitHub Enterprise Server ships with rate limits off
+	}
+	data := cfg.data
+	if data == nil {
+		var err error
+		if cfg.eventsSet {
+			data, err = NewDataset(cfg.events...)
+		} else {
+			g := cfg.gen.resolve(cfg.now, cfg.enterprise, cfg.enterpriseID)
+			if err = g.validate(); err == nil {
+				data, err = cachedDataset(g.key(), g.dataset)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{
-		cfg:     cfg,
-		done:    make(chan struct{}),
-		ids:     map[string]bool{},
-		rng:     rand.New(rand.NewPCG(uint64(cfg.seed), 0x5eed_fa017)),
-		budgets: map[budgetKey]*budget{},
-		streams: map[int64]*stream{},
-		secrets: map[int64]map[string]string{},
-		nextID:  1,
+		cfg:      cfg,
+		sleepers: map[uint64]context.CancelFunc{},
+		data:     data,
+		events:   data.evs,
+		rng:      rand.New(rand.NewPCG(uint64(cfg.seed), 0x5eed_fa017)),
+		budgets:  map[budgetKey]*budget{},
+		revoked:  map[string]bool{},
+		streams:  map[int64]*stream{},
+		secrets:  map[int64]map[string]string{},
+		nextID:   1,
 	}
 	var seedBytes [32]byte
 	copy(seedBytes[:], "auditlogtest stream key seed....")
@@ -98,36 +152,45 @@ func NewServer(opts ...Option) *Server {
 	s.keyRand = rand.NewChaCha8(seedBytes)
 	s.rotateKeyLocked()
 
-	raw := cfg.events
-	if !cfg.eventsSet {
-		raw = generateEvents(cfg.genN, cfg.genSeed, cfg.now(), cfg.enterprise, cfg.enterpriseID)
-	}
-	evs := make([]*event, 0, len(raw))
-	for i, r := range raw {
-		ev, err := parseEvent(r)
-		if err != nil {
-			panic(fmt.Sprintf("auditlogtest: event %d: %v", i, err))
+	switch {
+	case cfg.noListener && cfg.tls:
+		s.base = "https://127.0.0.1:0"
+	case cfg.noListener:
+		s.base = "http://127.0.0.1:0"
+	default:
+		s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+		s.ts.Config.ErrorLog = log.New(quietHandshakes{os.Stderr}, "", log.LstdFlags)
+		if cfg.tls {
+			s.ts.StartTLS()
+		} else {
+			s.ts.Start()
 		}
-		if s.ids[ev.id] {
-			panic(fmt.Sprintf("auditlogtest: event %d: duplicate _document_id %q", i, ev.id))
-		}
-		s.ids[ev.id] = true
-		evs = append(evs, ev)
+		s.base = s.ts.URL
 	}
-	sortEvents(evs)
-	s.events = evs
+	return s, nil
+}
 
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	return s
+// quietHandshakes drops the server's "TLS handshake error" lines, which a
+// client refusing the test certificate (often what a test checks) causes.
+type quietHandshakes struct{ w io.Writer }
+
+func (q quietHandshakes) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("TLS handshake error")) {
+		return len(p), nil
+	}
+	return q.w.Write(p)
 }
 
 // URL returns the base URL, e.g. "http://127.0.0.1:1234", with "/api/v3"
-// appended in [WithEnterpriseServer] mode.
+// appended in [WithEnterpriseServer] mode. With [WithoutListener] nothing
+// listens there: the host is 127.0.0.1 port 0 (which the SDK accepts as
+// loopback over plain http, and no dial can reach), and only
+// [Server.Transport] and [Server.Client] serve it.
 func (s *Server) URL() string {
 	if s.cfg.ghes {
-		return s.ts.URL + "/api/v3"
+		return s.base + "/api/v3"
 	}
-	return s.ts.URL
+	return s.base
 }
 
 // Token returns a valid token: the first one given to [WithToken], or [DefaultToken].
@@ -139,43 +202,62 @@ func (s *Server) Enterprise() string { return s.cfg.enterprise }
 // EnterpriseID returns the numeric enterprise ID.
 func (s *Server) EnterpriseID() int64 { return s.cfg.enterpriseID }
 
-// Client returns a plain HTTP client configured for the server. It adds no
-// Authorization header.
-func (s *Server) Client() *http.Client { return s.ts.Client() }
+// Now returns the server's time: its clock ([WithClock]), which inside a
+// synctest bubble is the bubble's fake time by default.
+func (s *Server) Now() time.Time { return s.now() }
 
-// Close stops the server: pending injected latencies end at once, in-flight
-// requests are waited for, and no goroutine of the server is left behind.
-// It is safe to call more than once.
+// Client returns an HTTP client for the server that adds no Authorization
+// header: over TCP (trusting the server's certificate with [WithTLS]), or
+// through [Server.Transport] with [WithoutListener].
+func (s *Server) Client() *http.Client {
+	if s.ts == nil {
+		return &http.Client{Transport: s.Transport()}
+	}
+	return s.ts.Client()
+}
+
+// Close stops the server: requests waiting in an injected latency are
+// aborted (the client sees a connection error, never a response), requests
+// in flight are waited for, and no goroutine of the server is left behind.
+// Later requests through [Server.Transport] fail as a refused connection
+// would. It is safe to call more than once.
 func (s *Server) Close() {
 	s.once.Do(func() {
-		close(s.done)
-		s.ts.Close()
+		s.mu.Lock()
+		s.closed = true
+		var idle chan struct{}
+		if s.active > 0 {
+			idle = make(chan struct{})
+			s.idle = idle
+		}
+		sleepers := slices.Collect(maps.Values(s.sleepers))
+		if s.logged != nil {
+			close(s.logged) // WaitRequests sees closed
+			s.logged = nil
+		}
+		s.mu.Unlock()
+		for _, cancel := range sleepers {
+			cancel()
+		}
+		if s.ts != nil {
+			s.ts.Close()
+		}
+		if idle != nil {
+			<-idle
+		}
 	})
 }
 
-// Script makes the next n requests (any endpoint, counted after the
-// authentication and API-version checks) get fault f, ahead of the
-// probability-based faults of [WithFaults].
-func (s *Server) Script(f Fault, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.script = append(s.script, f)
+// fail reports a misuse: it fails the test of a server from New, and
+// panics otherwise.
+func (s *Server) fail(format string, args ...any) {
+	msg := fmt.Sprintf("auditlogtest: "+format, args...)
+	if s.t != nil {
+		s.t.Helper()
+		s.t.Fatal(msg)
+		return
 	}
-}
-
-// Requests returns a copy of the request log, in arrival order.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
-}
-
-// ResetRequests empties the request log.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log = nil
+	panic(msg)
 }
 
 // response is what a handler produces; it is written by serveHTTP.
@@ -202,14 +284,24 @@ type apiError struct {
 	DocumentationURL string          `json:"documentation_url"`
 }
 
-func marshal(v any) []byte {
+// encodeJSON marshals v compactly without HTML escaping, as GitHub sends JSON.
+func encodeJSON(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		panic(err) // only our own types are encoded
+		return nil, err
 	}
-	return bytes.TrimRight(b.Bytes(), "\n")
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// marshal is encodeJSON for the fake's own values, which always marshal.
+func marshal(v any) []byte {
+	b, err := encodeJSON(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func jsonResponse(status int, v any) *response {
@@ -237,50 +329,68 @@ type outcome struct {
 
 func (s *Server) now() time.Time { return s.cfg.now() }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	arrived := s.now()
+// apiPath is the request path without the /api/v3 prefix of GHES mode.
+func (s *Server) apiPath(p string) string {
+	if s.cfg.ghes {
+		if rest, ok := strings.CutPrefix(p, "/api/v3"); ok {
+			return rest
+		}
+	}
+	return p
+}
+
+// serve processes one request, over TCP or in memory, and logs it before
+// the answer is written: a client that has its response finds its request
+// in Requests().
+func (s *Server) serve(r *http.Request) outcome {
 	s.mu.Lock()
 	s.seq++
-	n := s.seq
+	n, arrived := s.seq, s.now() // together, so Seq and Time agree
 	s.mu.Unlock()
-	reqID := requestID(s.cfg.seed, n)
-
-	out := s.process(r, reqID)
-
 	entry := Request{
+		Seq:      int(n),
 		Method:   r.Method,
 		Path:     r.URL.Path,
 		RawQuery: r.URL.RawQuery,
-		Resource: out.resource,
-		Fault:    out.fault,
+		Header:   redactedHeader(r.Header),
 		Time:     arrived,
 	}
+	out := s.process(r, n)
+	entry.Resource, entry.Fault = out.resource, out.fault
 	if !out.aborted && !out.reset {
-		entry.Status = out.resp.status
-	}
-	// Log before answering: a client that has its response must find its
-	// request in Requests().
-	s.mu.Lock()
-	s.log = append(s.log, entry)
-	s.mu.Unlock()
-
-	switch {
-	case out.aborted:
-		// Nothing to write: the client is gone or the server is closing.
-	case out.reset:
-		resetConn(w)
-	default:
-		out.resp.header.Set("X-GitHub-Request-Id", reqID)
+		id := requestID(s.cfg.seed, n)
+		h := out.resp.header
+		h.Set("X-GitHub-Request-Id", id)
 		// GitHub dates every response on its own clock; clients that
 		// correct x-ratelimit-reset for clock skew read it.
-		out.resp.header.Set("Date", s.now().UTC().Format(http.TimeFormat))
-		if out.truncate && len(out.resp.body) > 0 {
-			if !writeTruncated(w, out.resp) {
-				writeResponse(w, out.resp)
-			}
-		} else {
+		h.Set("Date", s.now().UTC().Format(http.TimeFormat))
+		if s.cfg.ghes {
+			h.Set("X-GitHub-Enterprise-Version", EnterpriseServerVersion)
+		}
+		entry.Status, entry.RequestID = out.resp.status, id
+	}
+	s.mu.Lock()
+	s.logLocked(entry)
+	s.mu.Unlock()
+	return out
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	out := s.serve(r)
+	switch {
+	case out.aborted:
+		// The client is gone, or the server is closing during an injected
+		// latency: end the connection without a response, as a server
+		// going down does (never a 200 with an empty body).
+		panic(http.ErrAbortHandler)
+	case out.reset:
+		resetConn(w)
+	case out.truncate && len(out.resp.body) > 0:
+		if !writeTruncated(w, out.resp) {
 			writeResponse(w, out.resp)
 		}
+	default:
+		writeResponse(w, out.resp)
 	}
 }
 
@@ -344,89 +454,43 @@ func resetConn(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-func tokenFrom(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return ""
-	}
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok {
-		return "\x00invalid"
-	}
-	switch strings.ToLower(scheme) {
-	case "bearer", "token":
-		return strings.TrimSpace(tok)
-	}
-	return "\x00invalid"
-}
-
-func (s *Server) validToken(tok string) bool {
-	for _, t := range s.cfg.tokens {
-		if t == tok {
-			return true
-		}
-	}
-	return false
-}
-
-// sleep waits d, returning false when the request or the server ended first.
-func (s *Server) sleep(r *http.Request, d time.Duration) bool {
+// sleep waits d for request seq, returning false when the request ended or
+// the server closed first. Only the request's own goroutine makes the
+// channels it waits on, so inside a synctest bubble the wait is durably
+// blocking even for a server made outside the bubble.
+func (s *Server) sleep(r *http.Request, seq uint64, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	s.sleepers[seq] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sleepers, seq)
+		s.mu.Unlock()
+	}()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-r.Context().Done():
-		return false
-	case <-s.done:
+	case <-ctx.Done():
 		return false
 	}
 }
 
-// pickFault returns the fault for this request: scripted first, then the
-// probabilistic ones, then SecondaryEvery. It also returns the latency to add.
-func (s *Server) pickFault() (f Fault, ok bool, latency time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fc := s.cfg.faults
-	latency = fc.Latency
-	if fc.Jitter > 0 {
-		latency += time.Duration(s.rng.Int64N(int64(fc.Jitter) + 1))
+// serverError is GitHub's HTML error page with status (500 when 0).
+func serverError(status int) *response {
+	if status == 0 {
+		status = http.StatusInternalServerError
 	}
-	if len(s.script) > 0 {
-		f = s.script[0]
-		s.script = s.script[1:]
-		return f, true, latency
-	}
-	if fc.ServerError > 0 || fc.Reset > 0 || fc.Truncate > 0 {
-		x := s.rng.Float64()
-		switch {
-		case x < fc.ServerError:
-			return Fault{Kind: FaultServerError}, true, latency
-		case x < fc.ServerError+fc.Reset:
-			return Fault{Kind: FaultReset}, true, latency
-		case x < fc.ServerError+fc.Reset+fc.Truncate:
-			return Fault{Kind: FaultTruncate}, true, latency
-		}
-	}
-	if fc.SecondaryEvery > 0 {
-		s.secondary++
-		if s.secondary%fc.SecondaryEvery == 0 {
-			return Fault{Kind: FaultSecondary403, RetryAfter: fc.RetryAfter}, true, latency
-		}
-	}
-	return Fault{}, false, latency
-}
-
-var serverErrorStatuses = []int{500, 502, 503, 504}
-
-func (s *Server) serverError() *response {
-	s.mu.Lock()
-	status := serverErrorStatuses[s.rng.IntN(len(serverErrorStatuses))]
-	s.mu.Unlock()
 	r := newResponse(status)
 	r.header.Set("Content-Type", "text/html; charset=utf-8")
 	r.body = []byte(fmt.Sprintf("<!DOCTYPE html>\n<html>\n<head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><title>%d %s &middot; GitHub</title></head>\n<body>\n<h1>%s</h1>\n<p>We had issues producing the response to your request. Sorry about that. Please try resubmitting your request and contact us if the problem persists.</p>\n</body>\n</html>\n",
@@ -434,23 +498,46 @@ func (s *Server) serverError() *response {
 	return r
 }
 
-func (s *Server) process(r *http.Request, reqID string) outcome {
+// customResponse is a FaultResponse's answer.
+func customResponse(f Fault) *response {
+	r := newResponse(f.Status)
+	for k, v := range f.Header {
+		r.header[http.CanonicalHeaderKey(k)] = slices.Clone(v)
+	}
+	if f.Body == "" {
+		if f.Status == http.StatusNoContent || f.Status == http.StatusNotModified {
+			return r
+		}
+		r.body = marshal(apiError{Message: http.StatusText(f.Status), DocumentationURL: docsREST})
+		r.header.Set("Content-Type", contentTypeJSON)
+		return r
+	}
+	r.body = []byte(f.Body)
+	if r.header.Get("Content-Type") == "" {
+		if json.Valid(r.body) {
+			r.header.Set("Content-Type", contentTypeJSON)
+		} else {
+			r.header.Set("Content-Type", "text/plain; charset=utf-8")
+		}
+	}
+	return r
+}
+
+// process handles request number seq up to the response it gets.
+func (s *Server) process(r *http.Request, seq uint64) outcome {
+	reqID := requestID(s.cfg.seed, seq)
 	// 1. Authentication.
 	tok := tokenFrom(r)
 	if tok == "" {
 		return outcome{resp: errorResponse(http.StatusUnauthorized, "Requires authentication", docsREST)}
 	}
 	if !s.validToken(tok) {
-		return outcome{resp: errorResponse(http.StatusUnauthorized, "Bad credentials", docsREST)}
+		return outcome{resp: badCredentials()}
 	}
 	// 2. API version.
 	version := defaultAPIVersion
 	if v := r.Header.Get("X-GitHub-Api-Version"); v != "" {
-		ok := false
-		for _, sv := range supportedVersions {
-			ok = ok || v == sv
-		}
-		if !ok {
+		if !slices.Contains(supportedVersions, v) {
 			return outcome{resp: errorResponse(http.StatusBadRequest,
 				fmt.Sprintf("Unsupported 'X-GitHub-Api-Version' header: %s. Supported versions are: %s", v, strings.Join(supportedVersions, ", ")),
 				"https://docs.github.com/rest/about-the-rest-api/api-versions")}
@@ -459,27 +546,34 @@ func (s *Server) process(r *http.Request, reqID string) outcome {
 	}
 	// 3. Faults.
 	var out outcome
-	f, hasFault, latency := s.pickFault()
+	f, hasFault, latency := s.pickFault(r.Method, s.apiPath(r.URL.Path), r.URL.Query())
 	if hasFault {
 		out.fault = f.Kind.String()
 		if f.Kind == FaultLatency {
 			latency += f.Latency
 		}
 	}
-	if !s.sleep(r, latency) {
+	if !s.sleep(r, seq, latency) {
 		out.aborted = true
 		return out
 	}
 	if hasFault {
 		switch f.Kind {
 		case FaultServerError:
-			out.resp = s.serverError()
+			out.resp = serverError(f.Status)
 			return out
 		case FaultReset:
 			out.reset = true
 			return out
 		case FaultTruncate:
 			out.truncate = true
+		case FaultResponse:
+			out.resp = customResponse(f)
+			return out
+		case FaultRevokeToken:
+			s.RevokeToken(tok)
+			out.resp = badCredentials()
+			return out
 		}
 	}
 	// 4. Route and enterprise.
@@ -497,21 +591,35 @@ func (s *Server) process(r *http.Request, reqID string) outcome {
 			return out
 		}
 	}
-	// 5. Rate accounting (and the rate-limit faults, which need the resource).
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	b := s.budgetLocked(tok, rt.resource, now)
+	defer func() {
+		// Every answer past routing says what the token may do.
+		s.scopeHeaders(out.resp.header, tok, rt.resource)
+	}()
+	// 5. Scopes: a refusal consumes no budget.
+	if need := requiredScope(rt.resource); !s.hasScope(tok, need) {
+		out.resp = errorResponse(http.StatusForbidden, fmt.Sprintf("Resource not accessible: this endpoint needs the %s scope, which the token does not have.", need), docsScopes)
+		b.setHeaders(out.resp.header, rt.resource)
+		return out
+	}
+	// 6. Rate accounting (and the rate-limit faults, which need the resource).
 	if hasFault {
 		switch f.Kind {
 		case FaultPrimary403, FaultPrimary429:
 			b.used = b.limit
-			status := http.StatusForbidden
-			if f.Kind == FaultPrimary429 {
-				status = http.StatusTooManyRequests
-			}
-			out.resp = primaryRefusal(status, reqID)
+			out.resp = primaryRefusal(f.Kind == FaultPrimary429, reqID)
 			b.setHeaders(out.resp.header, rt.resource)
+			return out
+		case FaultPrimary403Once, FaultPrimary429Once:
+			shown := budget{limit: b.limit, used: b.limit, reset: b.reset}
+			if f.RetryAfter > 0 {
+				shown.reset = now.Add(f.RetryAfter)
+			}
+			out.resp = primaryRefusal(f.Kind == FaultPrimary429Once, reqID)
+			shown.setHeaders(out.resp.header, rt.resource)
 			return out
 		case FaultSecondary403, FaultSecondary429, FaultSecondaryBare:
 			status := http.StatusForbidden
@@ -527,12 +635,12 @@ func (s *Server) process(r *http.Request, reqID string) outcome {
 		}
 	}
 	if b.used >= b.limit && !b.off {
-		out.resp = primaryRefusal(http.StatusForbidden, reqID)
+		out.resp = primaryRefusal(false, reqID)
 		b.setHeaders(out.resp.header, rt.resource)
 		return out
 	}
 	b.used++
-	// 6. Handler.
+	// 7. Handler.
 	out.resp = s.handleLocked(r, rt, body, now)
 	b.setHeaders(out.resp.header, rt.resource)
 	out.resp.header.Set("X-GitHub-Api-Version-Selected", version)
@@ -540,7 +648,11 @@ func (s *Server) process(r *http.Request, reqID string) outcome {
 	return out
 }
 
-func primaryRefusal(status int, reqID string) *response {
+func primaryRefusal(tooMany bool, reqID string) *response {
+	status := http.StatusForbidden
+	if tooMany {
+		status = http.StatusTooManyRequests
+	}
 	return errorResponse(status, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID "+reqID+".", docsRateLimits)
 }
 
@@ -609,7 +721,7 @@ func (s *Server) route(r *http.Request) (route, bool) {
 func (s *Server) handleLocked(r *http.Request, rt route, body []byte, now time.Time) *response {
 	switch rt.kind {
 	case routeAuditLog:
-		return s.auditLogLocked(r)
+		return s.auditLogLocked(r, now)
 	case routeStreamKey:
 		return s.streamKeyLocked()
 	case routeStreams:

@@ -85,7 +85,7 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 		return err
 	}
 	ex.tail = ex.state.Tail
-	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q))
+	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q), ex.client)
 
 	// The one recipe: resume from the saved cursor. A finished backfill's
 	// cursor is the end of the walk, so this sends nothing.
@@ -114,7 +114,7 @@ func (ex *exporter) expectedTotal(q *auditlog.Query) int64 {
 	if ex.demo == nil || q.Phrase != "" {
 		return -1
 	}
-	return int64(len(ex.demo.Events(string(q.Include), string(q.Order))))
+	return int64(len(ex.demo.Events(q.Include, q.Order)))
 }
 
 // openOutput opens -out. The file holds audit events (actors, IPs, hashed

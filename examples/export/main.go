@@ -15,6 +15,9 @@
 // symlink in its place is refused, and a file that is not an earlier export
 // of this tool is not replaced without -overwrite.
 //
+// With -redis URL (or $GHAUDIT_REDIS_URL) it joins a fleet: every export
+// using the same token and Redis shares one rate budget (redisbudget).
+//
 // Without GITHUB_TOKEN it runs against an in-process fake GitHub
 // (auditlogtest) holding -demo-events generated events, so one command shows
 // the whole job.
@@ -22,11 +25,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -37,6 +43,8 @@ import (
 
 	"github.com/ghaudit/auditlog"
 	"github.com/ghaudit/auditlog/auditlogtest"
+	"github.com/ghaudit/auditlog/redisbudget"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -72,6 +80,7 @@ type options struct {
 	logEvery   int
 	progress   string
 	verbose    bool
+	redisURL   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -98,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.logEvery, "log-every", 10, "when stderr is not a terminal: a progress line every N pages")
 	fs.StringVar(&o.progress, "progress", "auto", "auto (a bar on a terminal, else log lines), bar, log or none")
 	fs.BoolVar(&o.verbose, "v", false, "log every request (never the token)")
+	fs.StringVar(&o.redisURL, "redis", "", "join a fleet sharing the token's budget through Redis: redis://[user:password@]host:port[/db] (default $GHAUDIT_REDIS_URL)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: export [flags]\n\nBackfill (and with -follow, tail) an enterprise audit log to NDJSON.\nThe token comes from GITHUB_TOKEN; without it export runs a demo against an in-process fake.\n\n")
 		fs.PrintDefaults()
@@ -259,8 +269,29 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if baseURL != "" {
 		copts = append(copts, auditlog.WithBaseURL(baseURL))
 	}
+	logger := slog.New(slog.DiscardHandler)
 	if o.verbose {
-		copts = append(copts, auditlog.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		copts = append(copts, auditlog.WithLogger(logger))
+	}
+	if o.redisURL == "" {
+		o.redisURL = getenv("GHAUDIT_REDIS_URL")
+	}
+	if o.redisURL != "" {
+		ropts, err := redis.ParseURL(o.redisURL)
+		if err != nil {
+			// The URL may hold a password: say what is wrong, not what it was.
+			fmt.Fprintln(stderr, "export: -redis (or GHAUDIT_REDIS_URL) is not a redis://, rediss:// or unix:// URL")
+			return exitUsage
+		}
+		rdb := redis.NewClient(ropts)
+		defer rdb.Close()
+		l, err := redisbudget.New(rdb, fleetKey(baseURL, token), redisbudget.WithLogger(logger))
+		if err != nil {
+			fmt.Fprintln(stderr, "export:", err)
+			return exitUsage
+		}
+		copts = append(copts, auditlog.WithLimiter(l))
 	}
 	client, err := auditlog.NewClient(copts...)
 	if err != nil {
@@ -289,6 +320,19 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		return exitError
 	}
+}
+
+// fleetKey names the budget a fleet shares in Redis. GitHub counts it per
+// token and egress IP, so every process exporting with this token against
+// this API host gets the same key: the host and a fingerprint of the token,
+// never the token itself.
+func fleetKey(baseURL, token string) string {
+	host := "api.github.com"
+	if u, err := url.Parse(baseURL); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	sum := sha256.Sum256([]byte(token))
+	return "ghaudit:" + host + ":" + hex.EncodeToString(sum[:8])
 }
 
 // errInterrupted ends a run stopped by SIGINT or SIGTERM after its checkpoint

@@ -12,14 +12,16 @@ import (
 )
 
 // progress reports the backfill: a live bar on a terminal, a log line every
-// -log-every pages otherwise.
+// -log-every pages otherwise. The budget it shows is the client's
+// (Client.Rate): what GitHub last reported, less the requests sent since.
 type progress interface {
 	page(st state, p *auditlog.Page, eta time.Duration)
 	finish()
 	started() time.Time
 }
 
-func newProgress(o options, stderr io.Writer, total int64) progress {
+func newProgress(o options, stderr io.Writer, total int64, client *auditlog.Client) progress {
+	rate := func() string { return budget(client.Rate(auditlog.ResourceAuditLog)) }
 	mode := o.progress
 	if mode == "auto" {
 		mode = "log"
@@ -47,18 +49,21 @@ func newProgress(o options, stderr io.Writer, total int64) progress {
 			progressbar.OptionShowElapsedTimeOnFinish(),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
 		)
-		return &barProgress{bar: bar, start: start}
+		return &barProgress{bar: bar, start: start, rate: rate}
 	case "log":
-		return &logProgress{w: stderr, every: o.logEvery, start: start}
+		return &logProgress{w: stderr, every: o.logEvery, start: start, rate: rate}
 	default:
-		return &logProgress{start: start}
+		return &logProgress{start: start, rate: rate}
 	}
 }
 
-// budget describes the rate budget GitHub reported with a page.
-func budget(r auditlog.Rate) string {
-	if !r.Known() {
+// budget describes the audit-log budget as the client knows it.
+func budget(r auditlog.Rate, ok bool) string {
+	switch {
+	case !ok:
 		return "budget unknown"
+	case !r.Known():
+		return "no rate limit"
 	}
 	s := fmt.Sprintf("budget %d/%d", r.Remaining, r.Limit)
 	if !r.Reset.IsZero() {
@@ -78,12 +83,13 @@ type barProgress struct {
 	bar   *progressbar.ProgressBar
 	start time.Time
 	seen  int64
+	rate  func() string
 }
 
 func (b *barProgress) started() time.Time { return b.start }
 
 func (b *barProgress) page(st state, p *auditlog.Page, eta time.Duration) {
-	b.bar.Describe(fmt.Sprintf("%d pages, %s%s", st.Pages, budget(p.Rate), etaString(eta)))
+	b.bar.Describe(fmt.Sprintf("%d pages, %s%s", st.Pages, b.rate(), etaString(eta)))
 	_ = b.bar.Add64(int64(len(p.Events)))
 	b.seen += int64(len(p.Events))
 }
@@ -95,7 +101,7 @@ type logProgress struct {
 	every int
 	start time.Time
 	last  state
-	rate  auditlog.Rate
+	rate  func() string
 	base  int64 // events already in the output when this run started
 	pages int64 // pages this run
 }
@@ -107,7 +113,7 @@ func (l *logProgress) page(st state, p *auditlog.Page, eta time.Duration) {
 		l.base = st.Events - int64(len(p.Events))
 	}
 	l.pages++
-	l.last, l.rate = st, p.Rate
+	l.last = st
 	if l.w == nil || l.pages%int64(l.every) != 0 {
 		return
 	}
@@ -121,7 +127,7 @@ func (l *logProgress) line(eta time.Duration) {
 		perSec = float64(l.last.Events-l.base) / secs
 	}
 	fmt.Fprintf(l.w, "export: %d events, %d pages, %.0f events/s, %s%s\n",
-		l.last.Events, l.last.Pages, perSec, budget(l.rate), etaString(eta))
+		l.last.Events, l.last.Pages, perSec, l.rate(), etaString(eta))
 }
 
 func (l *logProgress) finish() {}

@@ -1,0 +1,567 @@
+package auditlog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/nacl/box"
+)
+
+// The hostile-server suite (issue 22): each case is a small handler playing
+// a broken, hostile or compromised server (or something between it and the
+// client), the call the client makes against it, and the promise that must
+// still hold. Every case also gets the promises that hold for all of them,
+// asserted by the runner: no token or secret in the error or in any log
+// record, and an Error() that is one line of bounded length.
+
+// hostile is the world of one case.
+type hostile struct {
+	c     *Client
+	api   *httptest.Server // the server the client's base URL names; serves the case's handler
+	other *httptest.Server // a server on another host ("localhost" rather than 127.0.0.1)
+	// otherURL is other's URL under the name "localhost".
+	otherURL string
+	// otherHits counts the requests other received; otherAuth is the last
+	// Authorization header it saw.
+	otherHits atomic.Int64
+	otherAuth atomic.Value
+	logs      *capture
+}
+
+// hostileCase is one row of the suite.
+type hostileCase struct {
+	name string
+	item string // the item of issue 22 the case covers, e.g. "22.3"
+	// serve returns the handler of the API server.
+	serve func(h *hostile) http.HandlerFunc
+	// options are added to the client's (the runner's come first: base URL,
+	// token, logger; a later WithBaseURL or WithHTTPClient wins).
+	options func(h *hostile) []Option
+	// call is what the client does; nil means one AuditLog call.
+	call func(ctx context.Context, h *hostile) error
+	// check asserts the case's own promise about the outcome.
+	check func(t *testing.T, h *hostile, err error)
+}
+
+// hostileSecret is the plaintext vendor secret of the stream cases; the
+// SECRET marker puts it under the suite-wide leak scan too.
+const hostileSecret = "SECRET-hostile-splunk-9f8e7d6c5b4a"
+
+// hostileSecrets are the strings no error or log record of the suite may
+// hold.
+var hostileSecrets = []string{testToken, hostileSecret}
+
+// maxErrorLen bounds the Error() of every error the suite sees.
+const maxErrorLen = 4096
+
+var hostileCases = []hostileCase{
+	// 22.2: secrets a server echoes never reach an error or a log record.
+	{
+		name: "422 echoes the token in errors[].code", item: "22.2",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusUnprocessableEntity)
+				fmt.Fprintf(w, `{"message":"Validation Failed","errors":[{"resource":"Query","field":"phrase","code":%q}]}`, bearer(r))
+			}
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Contains(t, err.Error(), redacted)
+		},
+	},
+	{
+		name: "502 body echoes the token, and the retry is logged", item: "22.2",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusBadGateway)
+				fmt.Fprintf(w, `<html><body>upstream said: Authorization: Bearer %s</body></html>`, bearer(r))
+			}
+		},
+		options: func(*hostile) []Option { return []Option{WithMaxAttempts(2)} },
+		check: func(t *testing.T, h *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, http.StatusBadGateway, ae.StatusCode)
+			assert.Contains(t, ae.Body, redacted)
+			assert.Contains(t, h.logs.text(), "auditlog: retrying")
+		},
+	},
+	{
+		name: "JSON-escaped echoes of the token", item: "22.2",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				tok := bearer(r)
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprintf(w, `{"message":"every char %s; first char %s; solidus %s","documentation_url":"https://docs.example/%s"}`,
+					jsonEscapeAll(tok), `\u0067`+tok[1:], strings.Replace(tok, "_", `\u005F`, 1), jsonEscapeAll(tok))
+			}
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, 3, strings.Count(ae.Message, redacted), "message %q", ae.Message)
+			assert.Contains(t, ae.DocumentationURL, redacted)
+		},
+	},
+	{
+		name: "token reflected into X-GitHub-Request-Id", item: "22.2",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-GitHub-Request-Id", "REQ:"+bearer(r))
+				w.WriteHeader(http.StatusNotFound)
+				fmt.Fprint(w, `{"message":"Not Found"}`)
+			}
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, "REQ:"+redacted, ae.RequestID)
+		},
+	},
+	{
+		name: "token in a rate-limit refusal's resource, message and request ID", item: "22.2",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				tok := bearer(r)
+				w.Header().Set("X-RateLimit-Limit", "1750")
+				w.Header().Set("X-RateLimit-Remaining", "0")
+				w.Header().Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(10*time.Minute).Unix()))
+				w.Header().Set("X-RateLimit-Resource", tok)
+				w.Header().Set("X-GitHub-Request-Id", tok)
+				w.WriteHeader(http.StatusForbidden)
+				fmt.Fprintf(w, `{"message":"API rate limit exceeded for %s."}`, jsonEscapeAll(tok))
+			}
+		},
+		options: func(*hostile) []Option { return []Option{WithMaxWait(0)} },
+		check: func(t *testing.T, _ *hostile, err error) {
+			var rl *RateLimitError
+			require.ErrorAs(t, err, &rl)
+			assert.Equal(t, redacted, rl.Resource)
+			assert.Equal(t, redacted, rl.RequestID)
+			assert.Contains(t, rl.Message, redacted)
+		},
+	},
+	{
+		name: "percent-encoded token in an HTML error page", item: "22.2",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusInternalServerError)
+				fmt.Fprintf(w, `<a href="/login?t=%s">retry</a>`, percentEncodeAll(bearer(r)))
+			}
+		},
+		options: func(*hostile) []Option { return []Option{WithMaxAttempts(1)} },
+		check: func(t *testing.T, _ *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Contains(t, ae.Body, redacted)
+		},
+	},
+	{
+		name: "token in a Link URL", item: "22.2",
+		serve: func(h *hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Link", fmt.Sprintf(`<%s/?%s>; rel="next"`, h.api.URL, bearer(r)))
+				fmt.Fprint(w, `[]`)
+			}
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "no cursor")
+		},
+	},
+	{
+		name: "a stream's 422 echoes the vendor secret in errors[].code", item: "22.2",
+		serve: func(*hostile) http.HandlerFunc {
+			pub, _, err := box.GenerateKey(rand.Reader)
+			if err != nil {
+				panic(err)
+			}
+			return func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/stream-key") {
+					fmt.Fprintf(w, `{"key_id":"1","key":%q}`, base64.StdEncoding.EncodeToString(pub[:]))
+					return
+				}
+				w.WriteHeader(http.StatusUnprocessableEntity)
+				fmt.Fprintf(w, `{"message":"Validation Failed","errors":[{"resource":"AuditLogStream","field":"vendor_specific","code":%q},{"code":"%s"}]}`,
+					hostileSecret, jsonEscapeAll(hostileSecret))
+			}
+		},
+		call: func(ctx context.Context, h *hostile) error {
+			_, err := h.c.CreateStream(ctx, "e", StreamConfig{Enabled: true,
+				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(hostileSecret), SSLVerify: true}})
+			return err
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, http.StatusUnprocessableEntity, ae.StatusCode)
+			assert.Equal(t, 2, strings.Count(err.Error(), redacted), "%v", err)
+		},
+	},
+
+	// 22.3: redirects go nowhere but the API's own scheme and host.
+	{
+		name: "307 to another host", item: "22.3",
+		serve: func(h *hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, h.otherURL+"/enterprises/e/audit-log", http.StatusTemporaryRedirect)
+			}
+		},
+		check: func(t *testing.T, h *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, http.StatusTemporaryRedirect, ae.StatusCode)
+			assert.Contains(t, err.Error(), "refused")
+			assert.Contains(t, err.Error(), strings.TrimPrefix(h.otherURL, "http://"))
+			assert.Zero(t, h.otherHits.Load(), "the redirect was followed")
+		},
+	},
+	{
+		name: "a sealed stream body 307'd to another host", item: "22.3",
+		serve: func(h *hostile) http.HandlerFunc {
+			pub, _, err := box.GenerateKey(rand.Reader)
+			if err != nil {
+				panic(err)
+			}
+			return func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/stream-key") {
+					fmt.Fprintf(w, `{"key_id":"1","key":%q}`, base64.StdEncoding.EncodeToString(pub[:]))
+					return
+				}
+				http.Redirect(w, r, h.otherURL+"/steal", http.StatusTemporaryRedirect)
+			}
+		},
+		call: func(ctx context.Context, h *hostile) error {
+			_, err := h.c.CreateStream(ctx, "e", StreamConfig{Enabled: true,
+				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(hostileSecret), SSLVerify: true}})
+			return err
+		},
+		check: func(t *testing.T, h *hostile, err error) {
+			require.Error(t, err)
+			assert.Zero(t, h.otherHits.Load(), "the sealed body went to another host")
+		},
+	},
+	{
+		name: "redirect to https on the same host", item: "22.3",
+		serve: func(h *hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "https://"+h.api.Listener.Addr().String()+r.URL.Path, http.StatusFound)
+			}
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, http.StatusFound, ae.StatusCode)
+			assert.Contains(t, err.Error(), "refused")
+		},
+	},
+	{
+		name: "a redirect within the API host is followed", item: "22.3",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/moved" {
+					http.Redirect(w, r, "/moved", http.StatusMovedPermanently)
+					return
+				}
+				if r.Header.Get("Authorization") == "" {
+					w.WriteHeader(http.StatusUnauthorized)
+				}
+				fmt.Fprint(w, `[]`)
+			}
+		},
+		check: func(t *testing.T, _ *hostile, err error) { require.NoError(t, err) },
+	},
+
+	{
+		name: "a redirect loop within the API host", item: "22.3",
+		serve: func(*hostile) http.HandlerFunc {
+			var hops atomic.Int64
+			return func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, fmt.Sprintf("/loop/%d", hops.Add(1)), http.StatusFound)
+			}
+		},
+		check: func(t *testing.T, h *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae, "a redirect loop is an answer, not a network failure")
+			assert.Equal(t, http.StatusFound, ae.StatusCode)
+			assert.Contains(t, err.Error(), "redirects")
+			assert.NotContains(t, h.logs.text(), "auditlog: retrying", "a redirect loop was retried")
+		},
+	},
+
+	// 22.4: a loopback base URL never goes through a proxy, whatever its case.
+	{
+		name: "http://LOCALHOST with a proxy configured", item: "22.4",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, `[]`) }
+		},
+		options: func(h *hostile) []Option {
+			proxy, err := url.Parse(h.other.URL)
+			if err != nil {
+				panic(err)
+			}
+			return []Option{
+				WithBaseURL(strings.Replace(h.api.URL, "127.0.0.1", "LOCALHOST", 1)),
+				WithHTTPClient(&http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}),
+			}
+		},
+		check: func(t *testing.T, h *hostile, err error) {
+			require.NoError(t, err)
+			assert.Zero(t, h.otherHits.Load(), "the request went through the proxy")
+			assert.True(t, strings.HasPrefix(h.c.BaseURL(), "http://localhost:"), h.c.BaseURL())
+		},
+	},
+
+	// 22.5 (first half): a response cannot hold the budget beyond a window.
+	{
+		name: "x-ratelimit-reset in 2100", item: "22.5",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("X-RateLimit-Limit", "1750")
+				w.Header().Set("X-RateLimit-Remaining", "0")
+				w.Header().Set("X-RateLimit-Reset", "4102444800") // 2100-01-01
+				fmt.Fprint(w, `[]`)
+			}
+		},
+		options: func(*hostile) []Option { return []Option{WithMaxWait(0)} },
+		call: func(ctx context.Context, h *hostile) error {
+			if _, err := h.c.AuditLog(ctx, "e", nil); err != nil {
+				return err
+			}
+			_, err := h.c.AuditLog(ctx, "e", nil)
+			return err
+		},
+		check: func(t *testing.T, h *hostile, err error) {
+			var rl *RateLimitError
+			require.ErrorAs(t, err, &rl)
+			assert.Zero(t, rl.StatusCode, "refused locally")
+			bound := time.Now().Add(time.Hour + 2*time.Minute)
+			assert.True(t, rl.RetryAt().Before(bound), "held until %v", rl.RetryAt())
+			assert.Contains(t, h.logs.text(), "clamped")
+		},
+	},
+	{
+		name: "retry-after of a billion seconds", item: "22.5",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Retry-After", "1000000000")
+				w.WriteHeader(http.StatusTooManyRequests)
+				fmt.Fprint(w, `{"message":"You have exceeded a secondary rate limit."}`)
+			}
+		},
+		options: func(*hostile) []Option { return []Option{WithMaxWait(0)} },
+		check: func(t *testing.T, h *hostile, err error) {
+			var rl *RateLimitError
+			require.ErrorAs(t, err, &rl)
+			bound := time.Now().Add(time.Hour + 2*time.Minute)
+			assert.True(t, rl.RetryAt().Before(bound), "held until %v", rl.RetryAt())
+			assert.Contains(t, h.logs.text(), "clamped")
+		},
+	},
+
+	// 22.8: no attempt lasts longer than the attempt timeout.
+	{
+		name: "a body trickled a byte at a time", item: "22.8",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "1000000")
+				w.WriteHeader(http.StatusOK)
+				for {
+					if _, err := w.Write([]byte(" ")); err != nil {
+						return
+					}
+					w.(http.Flusher).Flush()
+					select {
+					case <-r.Context().Done():
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			}
+		},
+		options: func(*hostile) []Option {
+			return []Option{WithAttemptTimeout(300 * time.Millisecond), WithMaxAttempts(2), WithMaxWait(time.Second)}
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			var ne *NetworkError
+			require.ErrorAs(t, err, &ne)
+			assert.Contains(t, err.Error(), "attempt timeout")
+		},
+	},
+	{
+		name: "headers that never come", item: "22.8",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+		},
+		options: func(*hostile) []Option {
+			return []Option{WithAttemptTimeout(300 * time.Millisecond), WithMaxAttempts(1)}
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			var ne *NetworkError
+			require.ErrorAs(t, err, &ne)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		},
+	},
+
+	// 22.11: server text in an error is escaped and bounded.
+	{
+		name: "request ID that forges log lines", item: "22.11",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, _ *http.Request) {
+				// net/http refuses control bytes in a header, not U+2028 or NEL.
+				w.Header().Set("X-GitHub-Request-Id", "A\u2028time=now level=ERROR msg=\"admin logged in\"\u0085x")
+				// A broken page: the decoding error names the request.
+				fmt.Fprint(w, `[{"action":`)
+			}
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `\u2028`)
+		},
+	},
+	{
+		name: "a message of almost 1 MiB", item: "22.11",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, `{"message":"%s"}`, strings.Repeat("A", 1<<20-100)) // within the error body's bound
+			}
+		},
+		options: func(*hostile) []Option { return []Option{WithMaxAttempts(2)} },
+		check: func(t *testing.T, h *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			for _, line := range strings.Split(h.logs.text(), "\n") {
+				assert.Less(t, len(line), 2*maxErrorLen, "a log record of %d bytes", len(line))
+			}
+		},
+	},
+	{
+		name: "a thousand field errors", item: "22.11",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusUnprocessableEntity)
+				fmt.Fprintf(w, `{"message":"Validation Failed","errors":[%s"last"]}`, strings.Repeat(`"bad",`, 1000))
+			}
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Len(t, ae.Errors, 1001, "the errors are all kept in the value")
+			assert.Contains(t, err.Error(), "more")
+		},
+	},
+	{
+		name: "Link to a host that forges log lines", item: "22.11",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Link", "<https://evil.example\u2028level=ERROR\u0085msg=forged/x?after=abc>; rel=\"next\"")
+				fmt.Fprint(w, `[]`)
+			}
+		},
+		check: func(t *testing.T, _ *hostile, err error) {
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "refusing")
+		},
+	},
+}
+
+func TestHostileServer(t *testing.T) {
+	t.Parallel()
+	for _, tc := range hostileCases {
+		t.Run(tc.item+" "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := &hostile{logs: newCapture()}
+			h.api = httptest.NewServer(tc.serve(h))
+			t.Cleanup(h.api.Close)
+			h.other = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h.otherHits.Add(1)
+				h.otherAuth.Store(r.Header.Get("Authorization"))
+				fmt.Fprint(w, `[]`)
+			}))
+			t.Cleanup(h.other.Close)
+			h.otherURL = strings.Replace(h.other.URL, "127.0.0.1", "localhost", 1)
+
+			opts := []Option{WithBaseURL(h.api.URL), WithToken(testToken), WithLogger(slog.New(h.logs))}
+			if tc.options != nil {
+				opts = append(opts, tc.options(h)...)
+			}
+			c, err := NewClient(opts...)
+			require.NoError(t, err)
+			c.backoff.jitter = func(time.Duration) time.Duration { return 0 }
+			h.c = c
+
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang fails the case, not the suite
+			defer cancel()
+			call := tc.call
+			if call == nil {
+				call = func(ctx context.Context, h *hostile) error {
+					_, err := h.c.AuditLog(ctx, "e", nil)
+					return err
+				}
+			}
+			err = call(ctx, h)
+			require.NoError(t, ctx.Err(), "the call did not return in time")
+			recordErr(err)
+			suiteCapture.record(h.logs.text())
+			tc.check(t, h, err)
+
+			// The promises every case keeps.
+			var texts []string
+			if err != nil {
+				texts = append(texts, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+				msg := err.Error()
+				assert.LessOrEqual(t, len(msg), maxErrorLen, "Error() is %d bytes", len(msg))
+				assert.False(t, strings.ContainsAny(msg, "\n\r\u2028\u2029\u0085\x1b"), "Error() is not one line: %q", msg)
+			}
+			texts = append(texts, h.logs.text())
+			for _, text := range texts {
+				for _, secret := range hostileSecrets {
+					if strings.Contains(text, secret) {
+						t.Errorf("a secret (%.6s…) leaked into %.300q", secret, text)
+					}
+				}
+			}
+			if auth, _ := h.otherAuth.Load().(string); auth != "" {
+				t.Errorf("the token reached another host")
+			}
+		})
+	}
+}
+
+// bearer is the token a request carried.
+func bearer(r *http.Request) string {
+	return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+}
+
+// jsonEscapeAll writes every character of s as a JSON \u escape.
+func jsonEscapeAll(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		fmt.Fprintf(&b, `\u%04x`, r)
+	}
+	return b.String()
+}
+
+// percentEncodeAll writes every byte of s as a %XX escape.
+func percentEncodeAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		fmt.Fprintf(&b, "%%%02X", s[i])
+	}
+	return b.String()
+}

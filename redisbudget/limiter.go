@@ -1,0 +1,637 @@
+// Package redisbudget shares one GitHub rate budget between every process
+// that sends the same token, through Redis.
+//
+// GitHub counts the audit-log budget (1,750 requests an hour) per user and
+// IP address, not per process: replicas of an exporter, a tail beside a
+// backfill, or several tools on one service account all spend the same
+// budget. Each [auditlog.Budget] knows only its own process, so N processes
+// spend N times the budget and meet refusals. A [Limiter] keeps the budget
+// in Redis instead, and every process's [auditlog.Client] asks it:
+//
+//	l, err := redisbudget.New(rdb, "ghaudit:svc-account")
+//	c, err := auditlog.NewClient(auditlog.WithToken(tok), auditlog.WithLimiter(l))
+//
+// # What is shared
+//
+// Per resource (audit_log, audit_log_streaming), atomically (each operation
+// is one Lua script) and on the Redis server's clock (TIME):
+//
+//   - pacing, as [auditlog.Budget] paces: the configured rate until GitHub
+//     reports a window, then what GitHub says is left over the time it says
+//     is left;
+//   - what every response reported: the lowest x-ratelimit-remaining of the
+//     window wins for every process;
+//   - the requests in flight across the fleet, counted as spent until they
+//     settle; each claim expires ([WithClaimTTL]) so that a process that
+//     crashed does not hold budget for longer;
+//   - pauses: a secondary limit or a retry-after met by one process holds
+//     every process until GitHub's time.
+//
+// Each process's clock may differ from the others': times are sent to Redis
+// as offsets from the caller's now, and converted back the same way.
+//
+// # When Redis is unavailable or slow
+//
+// Every call to Redis is bounded by [WithTimeout] (500 ms by default),
+// whatever the client's own timeouts. When a call fails or times out, the
+// Limiter logs a warning and paces on a local [auditlog.Budget] that holds a
+// share of the budget ([WithFallbackShare], a quarter by default): the
+// configured limits scaled by the share, and every rate GitHub reports
+// scaled the same way, so that N processes with a share of 1/N together stay
+// within the budget without talking to each other. It never stops the
+// caller, and it never lets a process spend the whole budget on its own.
+// The local Budget sees every response even while Redis is healthy, so it
+// knows the current window when it takes over. Every [WithRetryInterval]
+// (1 s by default) one call tries Redis again; the first that succeeds
+// switches back, with an info log. A Redis that lost its state (restarted
+// without persistence, evicted, flushed) is seeded again by each process
+// with the last window and pause that process saw.
+//
+// Claims made on one side are settled on the same side; a claim made in
+// Redis whose response arrives during an outage expires there.
+package redisbudget
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ghaudit/auditlog"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of the options.
+const (
+	// DefaultTimeout bounds each call to Redis. A healthy Redis answers in
+	// well under a millisecond; a busy client host (CPU starved, collecting
+	// garbage) can take a hundred times that, which is no outage.
+	DefaultTimeout = 500 * time.Millisecond
+	// DefaultRetryInterval is how long the Limiter paces locally after Redis
+	// failed before it tries Redis again.
+	DefaultRetryInterval = time.Second
+	// DefaultClaimTTL is how long a request in flight is counted against
+	// the fleet's budget when its process never settles it (it crashed).
+	// GitHub ends a request that runs past 10 s; a minute leaves room for a
+	// slow body and a wait for budget is added on top.
+	DefaultClaimTTL = time.Minute
+	// DefaultFallbackShare is the share of the budget a process paces on
+	// while Redis is unavailable: a fleet of up to four processes stays
+	// within the budget. Set 1/N for a fleet of N.
+	DefaultFallbackShare = 0.25
+)
+
+// maxTolerance is the largest difference between two processes' reset times
+// for one window that is still taken as the same window: each process
+// converts GitHub's reset to its own clock through the response's Date,
+// which has a resolution of a second.
+const maxTolerance = 2 * time.Second
+
+// An Option configures a [Limiter]. Options are applied in order by [New];
+// each one validates its argument and names itself in its error.
+type Option func(*settings) error
+
+type settings struct {
+	limits   map[string]auditlog.RateLimit
+	share    float64
+	timeout  time.Duration
+	retry    time.Duration
+	claimTTL time.Duration
+	logger   *slog.Logger
+}
+
+// WithRateLimits sets the budgets, resource by resource, over
+// [auditlog.DefaultRateLimits], as [auditlog.WithRateLimits] does for a
+// Client's own Budget; for example a GitHub Enterprise Server whose
+// administrator set other limits. A limit set here is paced even when the
+// server reports none. Every process of a fleet should set the same limits.
+// The map is copied.
+func WithRateLimits(limits map[string]auditlog.RateLimit) Option {
+	return func(s *settings) error {
+		if len(limits) == 0 {
+			return optionError("WithRateLimits", "no limits given")
+		}
+		if _, err := auditlog.NewBudget(limits); err != nil {
+			return optionError("WithRateLimits", err.Error())
+		}
+		s.limits = make(map[string]auditlog.RateLimit, len(limits))
+		for res, l := range limits {
+			s.limits[res] = l
+		}
+		return nil
+	}
+}
+
+// WithFallbackShare sets the share of the budget (above 0, at most 1) this
+// process paces on while Redis is unavailable; the default is
+// [DefaultFallbackShare]. Give each of N processes 1/N (or less) so that
+// the fleet stays within the budget during an outage.
+func WithFallbackShare(share float64) Option {
+	return func(s *settings) error {
+		if !(share > 0 && share <= 1) {
+			return optionError("WithFallbackShare", fmt.Sprintf("must be above 0 and at most 1, got %v", share))
+		}
+		s.share = share
+		return nil
+	}
+}
+
+// WithTimeout bounds each call to Redis (default [DefaultTimeout]); a call
+// that takes longer counts as a failure and the Limiter paces locally.
+func WithTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return optionError("WithTimeout", fmt.Sprintf("must be positive, got %v", d))
+		}
+		s.timeout = d
+		return nil
+	}
+}
+
+// WithRetryInterval sets how long the Limiter paces locally after a Redis
+// failure before it tries Redis again (default [DefaultRetryInterval]).
+func WithRetryInterval(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return optionError("WithRetryInterval", fmt.Sprintf("must be positive, got %v", d))
+		}
+		s.retry = d
+		return nil
+	}
+}
+
+// WithClaimTTL sets how long a request in flight counts against the fleet's
+// budget when it is never settled, after the wait it was given (default
+// [DefaultClaimTTL]). It should be longer than the slowest response.
+func WithClaimTTL(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return optionError("WithClaimTTL", fmt.Sprintf("must be positive, got %v", d))
+		}
+		s.claimTTL = d
+		return nil
+	}
+}
+
+// WithLogger sends the Limiter's records to l: a warning when it falls back
+// to local pacing, an info record when Redis is back. Without it nothing is
+// logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *settings) error {
+		if l == nil {
+			return optionError("WithLogger", "logger is nil")
+		}
+		s.logger = l
+		return nil
+	}
+}
+
+func optionError(option, reason string) error {
+	return &auditlog.InputError{Field: option, Reason: reason}
+}
+
+var _ auditlog.Limiter = (*Limiter)(nil)
+
+// Limiter is an [auditlog.Limiter] shared by every process that uses the
+// same Redis and key. Create one with [New] and give it to each Client
+// with [auditlog.WithLimiter]; one Limiter per process is enough, and it is
+// safe for concurrent use.
+type Limiter struct {
+	rdb        redis.UniversalClient
+	prefix     string
+	limits     map[string]auditlog.RateLimit // effective, read-only after New
+	configured map[string]bool               // set by WithRateLimits
+	share      float64
+	timeout    time.Duration
+	retry      time.Duration
+	claimTTL   time.Duration
+	log        *slog.Logger
+	fallback   *auditlog.Budget // holds share of every limit
+
+	id  string // prefix of this process's claim IDs
+	seq atomic.Uint64
+
+	mu       sync.Mutex
+	claims   map[string][]string // per resource, oldest first; "" is a claim on the fallback
+	last     map[string]seen     // per resource, the last report with a window
+	hold     map[string]time.Time
+	nolimit  map[string]bool // the server reported no limit (and none is configured)
+	down     bool            // pacing on the fallback
+	downAt   time.Time       // when the outage began
+	retryAt  time.Time       // when to try Redis again
+	probing  bool            // a call is trying Redis
+	downErrs int             // failed calls in this outage
+}
+
+// seen is a report with a window, kept to seed a Redis that lost its state.
+type seen struct {
+	limit, remaining int
+	reset            time.Time // local clock
+}
+
+// New returns a Limiter that keeps its budgets in rdb under keys that start
+// with key. Every process sharing one token (and egress IP) must use the
+// same key; different tokens need different keys. It fails, naming the
+// argument, when rdb is nil, key is empty or an option is invalid. It does
+// not contact Redis: a Redis that is down at start is met like any outage.
+func New(rdb redis.UniversalClient, key string, opts ...Option) (*Limiter, error) {
+	if rdb == nil {
+		return nil, &auditlog.InputError{Field: "rdb", Reason: "Redis client is nil"}
+	}
+	if key == "" {
+		return nil, &auditlog.InputError{Field: "key", Reason: "key is empty"}
+	}
+	for _, r := range key {
+		if r < 0x20 || r == 0x7f {
+			return nil, &auditlog.InputError{Field: "key", Reason: "key has control characters"}
+		}
+	}
+	s := settings{share: DefaultFallbackShare, timeout: DefaultTimeout, retry: DefaultRetryInterval, claimTTL: DefaultClaimTTL}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, optionError("New", "nil Option")
+		}
+		if err := opt(&s); err != nil {
+			return nil, err
+		}
+	}
+	limits := auditlog.DefaultRateLimits()
+	configured := map[string]bool{}
+	for res, l := range s.limits {
+		limits[res] = l
+		configured[res] = true
+	}
+	scaled := make(map[string]auditlog.RateLimit, len(limits))
+	for res, l := range limits {
+		scaled[res] = scaleLimit(l, s.share)
+	}
+	fb, err := auditlog.NewBudget(scaled)
+	if err != nil {
+		return nil, optionError("WithFallbackShare", err.Error())
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	logger := s.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Limiter{
+		rdb: rdb, prefix: key, limits: limits, configured: configured,
+		share: s.share, timeout: s.timeout, retry: s.retry, claimTTL: s.claimTTL,
+		log: logger, fallback: fb, id: hex.EncodeToString(b[:]),
+		claims: map[string][]string{}, last: map[string]seen{}, hold: map[string]time.Time{},
+		nolimit: map[string]bool{},
+	}, nil
+}
+
+// scaleLimit is l holding share of its requests (at least one).
+func scaleLimit(l auditlog.RateLimit, share float64) auditlog.RateLimit {
+	out := auditlog.RateLimit{Requests: max(1, int(float64(l.Requests)*share)), Per: l.Per}
+	if l.Burst > 0 {
+		out.Burst = min(max(1, int(float64(l.Burst)*share)), out.Requests)
+	}
+	return out
+}
+
+// scaleRate is what the fallback is told of a report: share of the limit
+// and of what remains, so that the fleet's fallbacks add up to the budget.
+func (l *Limiter) scaleRate(r auditlog.Rate) auditlog.Rate {
+	if !r.Known() {
+		return r
+	}
+	s := r
+	s.Limit = max(1, int(float64(r.Limit)*l.share))
+	s.Remaining = int(float64(r.Remaining) * l.share)
+	s.Used = s.Limit - s.Remaining
+	return s
+}
+
+func (l *Limiter) limitFor(resource string) auditlog.RateLimit {
+	if lim, ok := l.limits[resource]; ok {
+		return lim
+	}
+	return auditlog.DefaultOtherRateLimit
+}
+
+// paceArgs are the configured emission interval (µs) and burst of resource,
+// which every script needs to create the state.
+func (l *Limiter) paceArgs(resource string) (emission string, burst int) {
+	lim := l.limitFor(resource)
+	b := lim.Burst
+	if b == 0 {
+		b = lim.Requests
+	}
+	return strconv.FormatFloat(float64(lim.Per.Microseconds())/float64(lim.Requests), 'f', 3, 64), b
+}
+
+// micros is d in microseconds for a script, clamped to what a Lua number
+// holds exactly.
+func micros(d time.Duration) int64 {
+	const maxMicros = 1 << 50 // about 35 years
+	return min(max(d.Microseconds(), -maxMicros), maxMicros)
+}
+
+// Reserve implements [auditlog.Limiter]: it claims one request on resource
+// for the whole fleet and returns how long to wait before sending it.
+func (l *Limiter) Reserve(resource string, now time.Time, maxWait time.Duration) (time.Duration, error) {
+	if use, probe := l.useRedis(); use {
+		id := l.id + "-" + strconv.FormatUint(l.seq.Add(1), 36)
+		wait, refusal, err := l.reserveRedis(resource, id, now, maxWait)
+		l.done(err, probe)
+		if err == nil {
+			if refusal != nil {
+				return 0, refusal
+			}
+			l.push(resource, id)
+			return wait, nil
+		}
+	}
+	l.mu.Lock()
+	unlimited, hold := l.nolimit[resource], l.hold[resource]
+	l.mu.Unlock()
+	if unlimited {
+		// The server enforces no limit: the fallback, which holds every
+		// default limit as configured, must not invent one.
+		wait := max(hold.Sub(now), 0)
+		if wait > maxWait {
+			return 0, &auditlog.RateLimitError{Resource: resource, Remaining: -1, RetryAfter: wait}
+		}
+		l.push(resource, "")
+		return wait, nil
+	}
+	wait, err := l.fallback.Reserve(resource, now, maxWait)
+	if err == nil {
+		l.push(resource, "")
+	}
+	return wait, err
+}
+
+func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.Duration) (time.Duration, *auditlog.RateLimitError, error) {
+	emission, burst := l.paceArgs(resource)
+	configured := 0
+	if l.configured[resource] {
+		configured = 1
+	}
+	l.mu.Lock()
+	last, hold := l.last[resource], l.hold[resource]
+	l.mu.Unlock()
+	hintRem, hintReset := int64(-1), int64(0)
+	if last.reset.After(now) {
+		hintRem, hintReset = int64(last.remaining), micros(last.reset.Sub(now))
+	}
+	v, err := l.eval(reserveScript, resource, id, micros(max(maxWait, 0)), micros(l.claimTTL),
+		emission, burst, configured, last.limit, hintRem, hintReset, micros(max(hold.Sub(now), 0)))
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(v) < 2 || (v[0] == 0 && len(v) < 5) {
+		return 0, nil, fmt.Errorf("redisbudget: unexpected reply %v", v)
+	}
+	wait := time.Duration(v[1]) * time.Microsecond
+	if v[0] == 1 {
+		return wait, nil, nil
+	}
+	e := &auditlog.RateLimitError{Resource: resource, Limit: int(v[2]), Remaining: int(v[3]), RetryAfter: wait}
+	if e.Limit <= 0 {
+		e.Limit = l.limitFor(resource).Requests
+	}
+	if e.Remaining >= 0 {
+		e.Reset = now.Add(time.Duration(v[4]) * time.Microsecond)
+	}
+	return 0, e, nil
+}
+
+// Observe implements [auditlog.Limiter]: it settles one reservation of
+// resource with what a response reported, for every process.
+func (l *Limiter) Observe(resource string, now time.Time, r auditlog.Rate) {
+	id, onRedis := l.pop(resource)
+	lim := l.limitFor(resource)
+	tol := min(maxTolerance, lim.Per/2)
+	l.mu.Lock()
+	l.nolimit[resource] = !r.Known() && !l.configured[resource] && !l.last[resource].reset.After(now)
+	l.mu.Unlock()
+	if r.Known() && !r.Reset.IsZero() && now.Before(r.Reset) {
+		l.mu.Lock()
+		s := seen{limit: r.Limit, remaining: r.Remaining, reset: r.Reset}
+		if old := l.last[resource]; old.reset.After(now) && absDuration(old.reset.Sub(r.Reset)) <= tol {
+			// The same window: keep the lowest count, as Redis does.
+			s.remaining = min(s.remaining, old.remaining)
+		}
+		l.last[resource] = s
+		l.mu.Unlock()
+	}
+	// The fallback sees every report, so it knows the window when it takes
+	// over; it settles the claims it made.
+	l.fallback.Observe(resource, now, l.scaleRate(r))
+	if !l.healthy() {
+		return // a claim made in Redis expires there
+	}
+	if !onRedis {
+		id = "" // report what GitHub said; the claim was the fallback's
+	}
+	emission, burst := l.paceArgs(resource)
+	known, resetOff := 0, int64(0)
+	if r.Known() {
+		known = 1
+		if !r.Reset.IsZero() {
+			resetOff = micros(r.Reset.Sub(now))
+		}
+	}
+	_, err := l.eval(observeScript, resource, id, known, r.Limit, r.Remaining, resetOff,
+		micros(lim.Per), emission, lim.Burst, burst, micros(tol))
+	l.done(err, false)
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// Release settles one reservation of resource that got no budget
+// information: a network error, an abandoned wait, an error response
+// without rate headers. The request may have been counted, so the fleet's
+// estimate of what remains goes down by one until the next report.
+func (l *Limiter) Release(resource string, now time.Time) {
+	id, onRedis := l.pop(resource)
+	if !onRedis {
+		l.fallback.Release(resource, now)
+		return
+	}
+	if !l.healthy() {
+		return
+	}
+	emission, burst := l.paceArgs(resource)
+	_, err := l.eval(releaseScript, resource, id, emission, burst)
+	l.done(err, false)
+}
+
+// Pause implements [auditlog.Limiter]: it holds every request on resource,
+// in every process, until until.
+func (l *Limiter) Pause(resource string, until time.Time) {
+	l.mu.Lock()
+	if until.After(l.hold[resource]) {
+		l.hold[resource] = until
+	}
+	l.mu.Unlock()
+	l.fallback.Pause(resource, until)
+	use, probe := l.useRedis()
+	if !use {
+		return
+	}
+	emission, burst := l.paceArgs(resource)
+	_, err := l.eval(pauseScript, resource, micros(time.Until(until)), emission, burst)
+	l.done(err, probe)
+}
+
+// State returns the budget of resource as the fleet knows it at now: the
+// limit GitHub reported, an estimate of what remains (the lowest count
+// reported in the window, less the requests in flight in every process)
+// and the reset, converted to the clock of now. ok is false when nothing is
+// known; ok with a Rate whose Known is false means the server reported no
+// limit (and none was configured). While Redis is unavailable it returns
+// the last report this process saw.
+func (l *Limiter) State(resource string, now time.Time) (auditlog.Rate, bool) {
+	none := auditlog.Rate{Limit: -1, Remaining: -1, Used: -1, Resource: resource}
+	if use, probe := l.useRedis(); use {
+		v, err := l.eval(stateScript, resource)
+		l.done(err, probe)
+		if err == nil && len(v) >= 7 {
+			switch {
+			case v[0] == 1:
+				return auditlog.Rate{Limit: int(v[1]), Remaining: int(v[2]), Used: max(int(v[1]-v[2]), -1),
+					Reset: now.Add(time.Duration(v[3]) * time.Microsecond), Resource: resource}, true
+			case v[6] == 1 && !l.configured[resource]:
+				return none, true // no limit enforced
+			}
+			return none, false
+		}
+	}
+	l.mu.Lock()
+	s, unlimited := l.last[resource], l.nolimit[resource]
+	l.mu.Unlock()
+	if unlimited {
+		return none, true
+	}
+	if !now.Before(s.reset) {
+		return none, false
+	}
+	return auditlog.Rate{Limit: s.limit, Remaining: s.remaining, Used: s.limit - s.remaining,
+		Reset: s.reset, Resource: resource}, true
+}
+
+// push records a claim this process holds on resource; id is "" for a
+// claim on the fallback.
+func (l *Limiter) push(resource, id string) {
+	l.mu.Lock()
+	l.claims[resource] = append(l.claims[resource], id)
+	l.mu.Unlock()
+}
+
+// pop takes the oldest claim this process holds on resource. The pipeline
+// settles claims in no particular order, and any claim of the process does:
+// the fleet counts claims, not which request holds which. onRedis is false
+// for a claim on the fallback, or when the process holds none.
+func (l *Limiter) pop(resource string) (id string, onRedis bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.claims[resource]
+	if len(q) == 0 {
+		return "", false
+	}
+	id = q[0]
+	if len(q) == 1 {
+		delete(l.claims, resource)
+	} else {
+		l.claims[resource] = q[1:]
+	}
+	return id, id != ""
+}
+
+// useRedis reports whether a call should go to Redis: always while it is
+// healthy; during an outage, for one call at a time once the retry interval
+// has passed (probe is then true, and the caller must report through done).
+func (l *Limiter) useRedis() (use, probe bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.down {
+		return true, false
+	}
+	if l.probing || time.Now().Before(l.retryAt) {
+		return false, false
+	}
+	l.probing = true
+	return true, true
+}
+
+func (l *Limiter) healthy() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.down
+}
+
+// done records the outcome of a call to Redis, switching to the fallback on
+// a failure and back on a success, and logs each switch.
+func (l *Limiter) done(err error, probe bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if probe {
+		l.probing = false
+	}
+	now := time.Now()
+	if err == nil {
+		if l.down {
+			l.down = false
+			l.log.LogAttrs(context.Background(), slog.LevelInfo, "redisbudget: Redis is back; pacing with the fleet again",
+				slog.String("key", l.prefix), slog.Duration("outage", now.Sub(l.downAt)),
+				slog.Int("failed_calls", l.downErrs))
+		}
+		return
+	}
+	l.retryAt = now.Add(l.retry)
+	l.downErrs++
+	if !l.down {
+		l.down, l.downAt, l.downErrs = true, now, 1
+		l.log.LogAttrs(context.Background(), slog.LevelWarn, "redisbudget: Redis unavailable; pacing locally on a share of the budget",
+			slog.String("key", l.prefix), slog.String("error", err.Error()),
+			slog.Float64("share", l.share), slog.Duration("retry_in", l.retry))
+	}
+}
+
+// errTimeout is the failure of a call that took longer than WithTimeout.
+var errTimeout = errors.New("redisbudget: Redis did not answer in time")
+
+// eval runs a script on resource's keys, bounded by the timeout whatever
+// the client's own settings: a client that ignores contexts is left to
+// finish in the background, and its claim, if any, expires.
+func (l *Limiter) eval(s *redis.Script, resource string, args ...any) ([]int64, error) {
+	type result struct {
+		v   []int64
+		err error
+	}
+	ch := make(chan result, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	go func() {
+		defer cancel()
+		v, err := s.Run(ctx, l.rdb, bucketKeys(l.prefix, resource), args...).Int64Slice()
+		ch <- result{v, err}
+	}()
+	t := time.NewTimer(l.timeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("redisbudget: %w", r.err)
+		}
+		return r.v, nil
+	case <-t.C:
+		return nil, errTimeout
+	}
+}
