@@ -12,11 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ghaudit/auditlog"
@@ -26,24 +29,34 @@ import (
 )
 
 // TestReadmeSnippetsRunHere: each ```go block of README.md occurs, line for
-// line (indentation aside), in this file.
+// line (indentation aside), in a test file of the repository: in this file
+// for the SDK's snippets.
 func TestReadmeSnippetsRunHere(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
-	self, err := os.ReadFile("example_readme_test.go")
+	// The SDK's snippets run here; those of the other modules (redisbudget)
+	// in their own tests.
+	var code strings.Builder
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		code.WriteString(normalise(string(b)))
+		return err
+	})
 	require.NoError(t, err)
-	code := normalise(string(self))
 	blocks := 0
 	for _, part := range strings.Split(string(readme), "```go\n")[1:] {
 		block, _, ok := strings.Cut(part, "```")
 		require.True(t, ok, "unterminated go block")
 		blocks++
-		if !strings.Contains(code, normalise(block)) {
-			t.Errorf("a README snippet is not the code example_readme_test.go runs:\n%s", block)
+		if !strings.Contains(code.String(), normalise(block)) {
+			t.Errorf("a README snippet is not the code any test runs:\n%s", block)
 		}
 	}
-	assert.GreaterOrEqual(t, blocks, 6, "README go blocks found")
+	assert.GreaterOrEqual(t, blocks, 8, "README go blocks found")
 }
 
 // normalise drops blank lines and reduces each run of white space to one
@@ -223,27 +236,43 @@ func TestReadmeWalk(t *testing.T) {
 
 // TestMyExporter is the README's example of testing with auditlogtest.
 func TestMyExporter(t *testing.T) {
-	srv := auditlogtest.NewServer(
-		auditlogtest.WithGeneratedEvents(2000, 42), // deterministic dataset
-		auditlogtest.WithRateLimit(auditlog.ResourceAuditLog, 1750, time.Hour),
-		auditlogtest.WithFaults(auditlogtest.Faults{Latency: 5 * time.Millisecond}),
-	)
-	defer srv.Close()
-	c, err := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()))
+	srv := auditlogtest.New(t, auditlogtest.WithGeneratedEvents(2000, 42)) // closed when the test ends
+	c, err := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()),
+		auditlog.WithHTTPClient(srv.Client()))
 	require.NoError(t, err)
 	n := 0
 	for _, err := range c.Events(t.Context(), srv.Enterprise(), &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 100}) {
 		require.NoError(t, err)
 		n++
 	}
-	require.Equal(t, len(srv.Events("all", "desc")), n)
+	require.Equal(t, len(srv.Events(auditlog.IncludeAll, auditlog.OrderDesc)), n)
+}
+
+// TestRetriesPageThree is the README's example of aimed faults in a synctest bubble.
+func TestRetriesPageThree(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(450, 3))
+		pages := auditlogtest.Match{Method: "GET", Path: auditlogtest.PathAuditLog}
+		require.NoError(t, srv.Inject(
+			auditlogtest.Rule{Match: pages, Nth: 3, Fault: auditlogtest.Fault{Kind: auditlogtest.FaultServerError, Status: 502}},
+			auditlogtest.Rule{Match: pages, Nth: 5, Fault: auditlogtest.Fault{Kind: auditlogtest.FaultPrimary403Once, RetryAfter: 10 * time.Minute}},
+		))
+		c, _ := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()),
+			auditlog.WithHTTPClient(srv.Client()))
+		for _, err := range c.Events(t.Context(), srv.Enterprise(), &auditlog.Query{PerPage: 100, Include: auditlog.IncludeAll}) {
+			require.NoError(t, err) // the 502 and the 403 are retried: ten minutes of fake time, milliseconds of real time
+		}
+		require.Empty(t, srv.PendingFaults())
+		require.Equal(t, 7, srv.Count(pages))
+	})
 }
 
 // readmeCreateStream is the README's stream snippet.
 func readmeCreateStream(ctx context.Context, c *auditlog.Client, splunkToken string) (*auditlog.Stream, error) {
 	s, err := c.CreateStream(ctx, "avocado-corp", auditlog.StreamConfig{
 		Enabled: true,
-		Vendor:  auditlog.Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: splunkToken, SSLVerify: true},
+		Vendor: auditlog.Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443,
+			Token: auditlog.NewSecret(splunkToken), SSLVerify: true},
 	})
 	return s, err
 }
