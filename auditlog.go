@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ghaudit/auditlog/internal/wire"
@@ -54,6 +55,12 @@ type Query struct {
 	Page int `url:"page,omitempty"`
 	// PerPage is the page size, 1 to 100; 0 means GitHub's default of 30.
 	PerPage int `url:"per_page,omitempty"`
+
+	// Set by At from a Cursor: the page-number pin, the end of a walk, and
+	// the fingerprint of the query the cursor came from.
+	pin  int64
+	done bool
+	tie  string
 }
 
 // Validate reports the first field of q that GitHub would refuse or
@@ -81,6 +88,12 @@ func (q *Query) Validate() error {
 		return bad("After", "not a cursor from a Link header")
 	case !validCursor(q.Before):
 		return bad("Before", "not a cursor from a Link header")
+	case q.tie != "" && q.tie != q.fingerprint(q.Page > 0):
+		reason := "belongs to a walk with another phrase, include or order"
+		if q.Page > 0 {
+			reason = "belongs to a walk with another phrase, include, order or page size"
+		}
+		return &InputError{Field: "Cursor", Reason: reason + "; resume it with the query it came from"}
 	}
 	return nil
 }
@@ -113,8 +126,9 @@ func (q *Query) values() url.Values {
 // Page is one page of the audit log.
 type Page struct {
 	Events []Event
-	// Next is the position after this page, zero on the last page. Save it
-	// once the page's events are processed to resume from there.
+	// Next is the position after this page; on the last page it is the end
+	// of the walk ([Cursor.Done]), never the zero Cursor. Save it once the
+	// page's events are processed to resume from there.
 	Next Cursor
 	// Prev is the position before this page, zero when GitHub gave none.
 	Prev Cursor
@@ -122,10 +136,19 @@ type Page struct {
 	Rate Rate
 	// RequestID is the X-GitHub-Request-Id of the response.
 	RequestID string
+
+	date time.Time // the response's Date: GitHub's clock, for Follow
 }
 
+// errFinished is AuditLog's answer for a query positioned at the end of a
+// finished walk: there is no page to fetch. (The iterators yield nothing
+// for it instead.)
+var errFinished = &InputError{Field: "Cursor", Reason: "is the end of a finished walk: there is no page after it (stop when Page.Next.Done())"}
+
 // AuditLog fetches one page of the enterprise's audit log. A nil q means
-// the zero Query. enterprise is the enterprise's slug or numeric ID.
+// the zero Query. enterprise is the enterprise's slug or numeric ID. A
+// query positioned at a finished walk's end ([Cursor.Done]) is an
+// [*InputError]: a loop over pages stops when page.Next.Done().
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#get-the-audit-log-for-an-enterprise
 func (c *Client) AuditLog(ctx context.Context, enterprise string, q *Query) (*Page, error) {
@@ -139,17 +162,55 @@ func (c *Client) AuditLog(ctx context.Context, enterprise string, q *Query) (*Pa
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	resp, err := c.do(ctx, &call{method: http.MethodGet, path: path, query: q.values(), resource: ResourceAuditLog})
+	if ctx == nil {
+		return nil, &InputError{Field: "ctx", Reason: "context is nil"}
+	}
+	if q.done {
+		return nil, errFinished
+	}
+	end := &Page{Next: Cursor{done: true, query: q.fingerprint(false)}}
+	values := q.values()
+	if q.pin != 0 {
+		phrase, ok, err := mergeCreated(q.Phrase, span{hi: time.Unix(q.pin, 0), hiIncl: true})
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return end, nil
+		}
+		values.Set("phrase", phrase)
+	}
+	resp, err := c.do(ctx, &call{method: http.MethodGet, path: path, query: values, resource: ResourceAuditLog})
 	if err != nil {
 		return nil, err
 	}
 	events, err := decodeEvents(resp.body)
 	if err != nil {
-		return nil, fmt.Errorf("auditlog: decoding audit-log page (request %s): %w", resp.requestID, err)
+		return nil, fmt.Errorf("auditlog: decoding audit-log page (request %s): %w", quoteValue(resp.requestID), err)
 	}
 	page := &Page{Events: events, Rate: resp.rate, RequestID: resp.requestID}
+	if d, err := http.ParseTime(resp.header.Get("Date")); err == nil {
+		page.date = d
+	}
 	if page.Next, page.Prev, err = c.linkCursors(resp.header); err != nil {
 		return nil, err
+	}
+	pages := page.Next.page > 0 || page.Prev.page > 0
+	pin := q.pin
+	if pages && pin == 0 && q.Order != OrderAsc && q.Page <= 1 {
+		pin = pinFor(page) // the first page of a newest-first walk by number
+	}
+	for _, cur := range []*Cursor{&page.Next, &page.Prev} {
+		if cur.IsZero() {
+			continue
+		}
+		cur.query = q.fingerprint(cur.page > 0)
+		if cur.page > 0 {
+			cur.pin = pin
+		}
+	}
+	if page.Next.IsZero() {
+		page.Next = end.Next
 	}
 	return page, nil
 }

@@ -105,25 +105,38 @@ func TestAuditLogPage(t *testing.T) {
 	page, err := c.AuditLog(context.Background(), "avocado-corp", &Query{PerPage: 5})
 	require.NoError(t, err)
 	require.Len(t, page.Events, len(raws))
-	assert.Equal(t, "after=MS42NjQzODMzNTk5MjdlKzEyfDloQzBxdURzaFdVbVlLWjkxRU9mNXc%3D", page.Next.String())
-	assert.Equal(t, "before=MS42Njc4NTQ5ODIzNDI4ZSsxMnxuVGhxbkd3LUdvRzNMQVhhZzFXVlNn", page.Prev.String())
+	fp := (&Query{PerPage: 5}).fingerprint(false)
+	assert.Equal(t, "after=MS42NjQzODMzNTk5MjdlKzEyfDloQzBxdURzaFdVbVlLWjkxRU9mNXc%3D&q="+fp, page.Next.String())
+	assert.Equal(t, "before=MS42Njc4NTQ5ODIzNDI4ZSsxMnxuVGhxbkd3LUdvRzNMQVhhZzFXVlNn&q="+fp, page.Prev.String())
 	assert.Equal(t, "MS42NjQzODMzNTk5MjdlKzEyfDloQzBxdURzaFdVbVlLWjkxRU9mNXc=", (&Query{}).At(page.Next).After)
 	assert.Equal(t, Rate{Limit: 1750, Remaining: 1749, Used: 1, Reset: reset, Resource: "audit_log"}, page.Rate)
 	assert.Equal(t, "C0DE:1", page.RequestID)
 }
 
-func TestAuditLogLastPageHasNoNext(t *testing.T) {
+func TestAuditLogLastPageIsTheEnd(t *testing.T) {
 	t.Parallel()
 	c, mux, srv := setup(t)
+	calls := 0
 	mux.HandleFunc("GET /enterprises/e/audit-log", func(w http.ResponseWriter, r *http.Request) {
+		calls++
 		w.Header().Set("Link", fmt.Sprintf(`<%s/enterprises/1/audit-log?after=&before=>; rel="first"`, srv.URL+"/api-prefix"))
 		fmt.Fprint(w, `[]`)
 	})
 	page, err := c.AuditLog(context.Background(), "e", nil)
 	require.NoError(t, err)
-	assert.True(t, page.Next.IsZero())
+	assert.True(t, page.Next.Done(), "the last page's Next is the end")
+	assert.False(t, page.Next.IsZero(), "and not the start")
 	assert.True(t, page.Prev.IsZero())
 	assert.Empty(t, page.Events)
+
+	// A loop that asks for the page after the end is told so, and nothing
+	// is sent: a loop written for the old zero cursor fails instead of
+	// spinning.
+	_, err = c.AuditLog(context.Background(), "e", (&Query{}).At(page.Next))
+	var ie *InputError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, "Cursor", ie.Field)
+	assert.Equal(t, 1, calls)
 }
 
 func TestAuditLogDecodeErrorIsReported(t *testing.T) {

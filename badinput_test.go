@@ -48,7 +48,7 @@ func TestBadInputTable(t *testing.T) {
 		return func(c *Client, ent string) error {
 			ctx, cancel := context.WithTimeout(bg, 5*time.Second)
 			defer cancel()
-			return firstErr(c.Follow(ctx, ent, q, o).Events())
+			return firstErr(c.Follow(ent, q, o).Events(ctx))
 		}
 	}
 	since := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
@@ -185,7 +185,7 @@ func TestBadInputTable(t *testing.T) {
 		{"nil ctx AuditLog", func(c *Client, ent string) error { _, err := c.AuditLog(nilCtx, ent, nil); return err }, "ctx"},
 		{"nil ctx Events", func(c *Client, ent string) error { return firstErr(c.Events(nilCtx, ent, nil)) }, "ctx"},
 		{"nil ctx Follow", func(c *Client, ent string) error {
-			return firstErr(c.Follow(nilCtx, ent, nil, FollowOptions{}).Events())
+			return firstErr(c.Follow(ent, nil, FollowOptions{}).Events(nilCtx))
 		}, "ctx"},
 		{"nil ctx StreamKey", func(c *Client, ent string) error { _, err := c.StreamKey(nilCtx, ent); return err }, "ctx"},
 		{"nil ctx ListStreams", func(c *Client, ent string) error { _, err := c.ListStreams(nilCtx, ent); return err }, "ctx"},

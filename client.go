@@ -343,7 +343,7 @@ type Client struct {
 	backoff           backoff
 	skew              skewClock // GitHub's clock against ours, from Date headers
 	hooks             Hooks
-	warm              warmStart // see ratelimit_warm.go
+	warm              *warmStart // see ratelimit_warm.go
 
 	// baseHint says why the base URL may be wrong for its host ("" when it
 	// looks right), for a 404 before the base URL has ever answered.
@@ -421,7 +421,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		attemptTimeout:    s.attemptTimeout,
 		backoff:           defaultBackoff,
 		hooks:             s.hooks,
-		warm:              warmStart{seeder: seederOf(limiter, s.coldStart)},
+		warm:              &warmStart{seeder: seederOf(limiter, s.coldStart)},
 		baseHint:          baseURLHint(s.baseURL),
 	}, nil
 }

@@ -144,10 +144,10 @@ func walkSome(ctx context.Context, c *Client, ent string, w int, desc []string) 
 func followSome(ctx context.Context, c *Client, ent string, w int, want func(since int64) []string, asc []stamped) error {
 	since := asc[len(asc)-10-w].TS
 	exp := want(since)
-	f := c.Follow(ctx, ent, &Query{Include: IncludeAll}, FollowOptions{
+	f := c.Follow(ent, &Query{Include: IncludeAll}, FollowOptions{
 		Since: time.UnixMilli(since), Every: 5 * time.Millisecond, LookBack: time.Minute})
 	var got []string
-	for ev, err := range f.Events() {
+	for ev, err := range f.Events(ctx) {
 		if err != nil {
 			return err
 		}

@@ -41,18 +41,22 @@
 //
 // Process a page's events, then persist page.Next (a [Cursor] marshals as
 // text). After a restart, Pages(ctx, enterprise, q.At(saved)) yields exactly
-// the events after that page. Should the process die after processing a page
-// but before saving its cursor, that page comes again: write events and
-// cursor in one transaction, or make processing idempotent on
-// [Event].DocumentID.
+// the events after that page; after the last page, page.Next is the end of
+// the walk ([Cursor.Done]), from which Pages yields nothing and sends no
+// request. Should the process die after processing a page but before saving
+// its cursor, that page comes again: write events and cursor in one
+// transaction, or make processing idempotent on [Event].DocumentID.
 //
 // # Tailing
 //
-// [Client.Follow] polls for new events until its context ends, re-reading a
-// look-back window to catch events that reach the log late and dropping the
-// ones already yielded, with memory bounded by the window. Its
-// [Follower.Checkpoint] is JSON: save it after processing each event and pass
-// it back in [FollowOptions].From.
+// [Client.Follow] returns a [Follower]; [Follower.Events] polls for new
+// events until its context ends, and every [FollowOptions].Rescan re-reads
+// once the stretch of the log that [FollowOptions].LookBack has just closed,
+// so events that reach the log up to LookBack late are delivered, each
+// once, with memory bounded. Its [Follower.Checkpoint] is JSON: save it
+// after processing each event and pass it back in [FollowOptions].From. A
+// walk hands over to a tail by adding the events it delivers to a
+// [Checkpoint].
 //
 // # Streams
 //

@@ -89,7 +89,8 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var ev Event
-	i, err := decodeEvent(s, i, &ev)
+	values := maxPageValues
+	i, err := decodeEvent(s, i, &ev, &values)
 	if err != nil {
 		return err
 	}
@@ -119,6 +120,21 @@ func (e Event) Decode(v any) error {
 	return json.Unmarshal([]byte(e.raw), v)
 }
 
+// Bounds on what one page may make the decoder allocate, whatever its
+// size in bytes: GitHub sends at most 100 entries a page, so a page of more
+// than maxPageElements is refused before the entry past the bound is
+// materialised, and the org, org_id and repo arrays of a page may hold at
+// most maxPageValues values between them. Memory per page is therefore
+// proportional to these caps, not to the body: a 32 MiB body of "{}," is
+// one error, not eleven million Events.
+const (
+	maxPageElements = 1000
+	maxPageValues   = 100 * maxPageElements
+)
+
+// errTooManyElements is returned for a page over maxPageElements.
+var errTooManyElements = fmt.Errorf("page holds more than %d entries (GitHub sends at most %d)", maxPageElements, MaxPerPage)
+
 // decodeEvents decodes a page: a JSON array of entry objects (null counts
 // as an empty page).
 func decodeEvents(s string) ([]Event, error) {
@@ -140,7 +156,8 @@ func decodeEvents(s string) ([]Event, error) {
 		return nil, syntaxError(i, "a page must be a JSON array")
 	}
 	// Entries average 600-1000 bytes; a close guess saves regrowth.
-	events := make([]Event, 0, len(s)/600+1)
+	events := make([]Event, 0, min(len(s)/600+1, maxPageElements))
+	values := maxPageValues
 	i = skipWS(s, i+1)
 	if i < len(s) && s[i] == ']' {
 		i++
@@ -149,9 +166,12 @@ func decodeEvents(s string) ([]Event, error) {
 			if i >= len(s) || s[i] != '{' {
 				return nil, syntaxError(i, "each entry must be a JSON object")
 			}
+			if len(events) == maxPageElements {
+				return nil, errTooManyElements
+			}
 			events = append(events, Event{})
 			var err error
-			if i, err = decodeEvent(s, i, &events[len(events)-1]); err != nil {
+			if i, err = decodeEvent(s, i, &events[len(events)-1], &values); err != nil {
 				return nil, err
 			}
 			i = skipWS(s, i)
@@ -173,13 +193,14 @@ func decodeEvents(s string) ([]Event, error) {
 }
 
 // decodeEvent decodes the object starting at s[i] into ev and returns the
-// index after it.
-func decodeEvent(s string, i int, ev *Event) (int, error) {
+// index after it; values is what is left of the page's budget of array
+// values.
+func decodeEvent(s string, i int, ev *Event, values *int) (int, error) {
 	if i >= len(s) || s[i] != '{' {
 		return i, syntaxError(i, "an entry must be a JSON object")
 	}
 	end, err := readObject(s, i, 0, func(key string, j int) (int, error) {
-		return ev.setField(key, s, j)
+		return ev.setField(key, s, j, values)
 	})
 	if err != nil {
 		return end, err
@@ -190,7 +211,7 @@ func decodeEvent(s string, i int, ev *Event) (int, error) {
 
 // setField decodes the value at s[i] into the field named key, if the
 // Event has one, and returns the index after the value.
-func (ev *Event) setField(key, s string, i int) (int, error) {
+func (ev *Event) setField(key, s string, i int, values *int) (int, error) {
 	switch key {
 	case "@timestamp":
 		return readMillis(s, i, &ev.Timestamp)
@@ -211,15 +232,15 @@ func (ev *Event) setField(key, s string, i int) (int, error) {
 	case "user_id":
 		return readIntField(s, i, &ev.UserID)
 	case "org":
-		return readStrings(s, i, &ev.Org)
+		return readStrings(s, i, &ev.Org, values)
 	case "org_id":
-		return readInts(s, i, &ev.OrgID)
+		return readInts(s, i, &ev.OrgID, values)
 	case "business":
 		return readStringField(s, i, &ev.Business)
 	case "business_id":
 		return readIntField(s, i, &ev.BusinessID)
 	case "repo":
-		return readStrings(s, i, &ev.Repo)
+		return readStrings(s, i, &ev.Repo, values)
 	case "repository":
 		return readStringField(s, i, &ev.Repository)
 	case "operation_type":
@@ -282,8 +303,12 @@ func readMillis(s string, i int, dst *time.Time) (int, error) {
 	return j, err
 }
 
-// readStrings accepts a string or an array; it keeps every string element.
-func readStrings(s string, i int, dst *[]string) (int, error) {
+// errTooManyValues is returned for a page over maxPageValues.
+var errTooManyValues = fmt.Errorf("page holds more than %d org, org_id and repo values", maxPageValues)
+
+// readStrings accepts a string or an array; it keeps every string element,
+// each counted against values.
+func readStrings(s string, i int, dst *[]string, values *int) (int, error) {
 	switch {
 	case i < len(s) && s[i] == '"':
 		v, j, err := readString(s, i)
@@ -299,6 +324,9 @@ func readStrings(s string, i int, dst *[]string) (int, error) {
 			}
 			v, k, err := readString(s, j)
 			if err == nil {
+				if *values--; *values < 0 {
+					return k, errTooManyValues
+				}
 				*dst = append(*dst, v)
 			}
 			return k, err
@@ -307,14 +335,18 @@ func readStrings(s string, i int, dst *[]string) (int, error) {
 	return skipValue(s, i, 0)
 }
 
-// readInts accepts a number or an array; it keeps every numeric element.
-func readInts(s string, i int, dst *[]int64) (int, error) {
+// readInts accepts a number or an array; it keeps every numeric element,
+// each counted against values.
+func readInts(s string, i int, dst *[]int64, values *int) (int, error) {
 	if i < len(s) && s[i] == '[' {
 		*dst = nil
 		return readArray(s, i, func(j int) (int, error) {
 			k, err := skipValue(s, j, 1)
 			if err == nil {
 				if n, ok := parseIntValue(s[j:k]); ok {
+					if *values--; *values < 0 {
+						return k, errTooManyValues
+					}
 					*dst = append(*dst, n)
 				}
 			}

@@ -27,7 +27,7 @@ func ExampleClient_AuditLog() {
 	}
 	fmt.Println("events:", len(page.Events))
 	fmt.Println("newest first:", page.Events[0].Timestamp.After(page.Events[99].Timestamp))
-	fmt.Println("more pages:", !page.Next.IsZero())
+	fmt.Println("more pages:", !page.Next.Done())
 	fmt.Printf("budget: %d of %d left on %s\n", page.Rate.Remaining, page.Rate.Limit, page.Rate.Resource)
 	// Output:
 	// events: 100
@@ -116,23 +116,23 @@ func ExampleClient_Follow() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	f := c.Follow(ctx, srv.Enterprise(), nil, auditlog.FollowOptions{
+	f := c.Follow(srv.Enterprise(), nil, auditlog.FollowOptions{
 		Every:    10 * time.Millisecond, // in production: a minute or so
 		LookBack: 5 * time.Minute,
 		Since:    now.Add(-time.Hour),
 	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	n := 0
-	for ev, err := range f.Events() {
+	for ev, err := range f.Events(ctx) {
 		if err != nil {
 			log.Fatal(err)
 		}
 		fmt.Println(ev.DocumentID, ev.Action)
 		// Save f.Checkpoint() here to resume with FollowOptions.From.
 		if n++; n == 2 {
-			// An event that reaches the log late, older than the newest seen.
-			if err := srv.AddEvents(event("late", 150*time.Second)); err != nil {
+			// A new event reaches the log; the next poll delivers it.
+			if err := srv.AddEvents(event("c", time.Second)); err != nil {
 				log.Fatal(err)
 			}
 		}
@@ -144,6 +144,6 @@ func ExampleClient_Follow() {
 	// Output:
 	// a repo.create
 	// b repo.create
-	// late repo.create
+	// c repo.create
 	// tracked IDs: 3
 }

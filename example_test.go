@@ -43,5 +43,5 @@ func ExamplePhrase() {
 	}
 	fmt.Println(phrase)
 	// Output:
-	// action:repo country:"United States" created:>=2024-01-01 -actor:dependabot[bot]
+	// action:repo country:"United States" created:2024-01-01..* -actor:dependabot[bot]
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"log/slog"
 	"maps"
 	"strings"
 	"sync"
@@ -14,67 +15,98 @@ import (
 const (
 	DefaultFollowEvery    = time.Minute
 	DefaultFollowLookBack = 5 * time.Minute
+	// DefaultFollowPerPage is the page size of a tail whose query leaves
+	// PerPage at 0 (GitHub's own default is 30).
+	DefaultFollowPerPage = MaxPerPage
 )
+
+// maxEventSkew is how far ahead of the local clock an event's @timestamp
+// may be and still count in full towards a tail's position (clocks are
+// never exactly in step). A later time is clamped to it: the event is
+// delivered, but cannot push the position into the future, where a hostile
+// or broken server would leave every later event behind it.
+const maxEventSkew = time.Minute
 
 // FollowOptions configures [Client.Follow].
 type FollowOptions struct {
 	// Every is the pause between the end of one poll and the start of the
-	// next; 0 means DefaultFollowEvery. Each poll costs at least one request
-	// of the 1,750 an hour the audit log allows.
+	// next; 0 means DefaultFollowEvery.
 	Every time.Duration
-	// LookBack is how far behind the newest event seen each poll reads
-	// again, to catch events that reach the audit log after newer ones;
-	// 0 means DefaultFollowLookBack. An event that arrives later than
-	// LookBack behind the newest one is missed, and every poll re-reads the
-	// whole window, so size it to the log's ingestion delay and volume.
+	// LookBack is how late an event may reach the audit log, after its
+	// @timestamp, and still be delivered; 0 means DefaultFollowLookBack.
+	// Size it to GitHub's ingestion delay, which is usually seconds.
 	LookBack time.Duration
+	// Rescan is how often the tail re-reads the stretch of the log that
+	// LookBack has just closed, to deliver the events that arrived late in
+	// it; 0 means LookBack/2. A shorter Rescan delivers late events sooner
+	// and costs more requests; see [Client.Follow].
+	Rescan time.Duration
 	// Since is where a new tail starts: events at or after it. Zero means
-	// the time the iteration starts. With From set, Since still bounds the
-	// tail from below when non-zero.
+	// the time the iteration starts. It is ignored when From is set.
 	Since time.Time
-	// From resumes from a checkpoint saved with [Follower.Checkpoint].
+	// From resumes from a checkpoint saved with [Follower.Checkpoint], or
+	// built with [Checkpoint.Add] by the walk that came before the tail.
 	From Checkpoint
 }
 
-// Checkpoint is a Follower's position: the newest event time yielded, and
-// the IDs it yielded within the look-back window behind it. It marshals to
-// JSON, so it can be saved and given back in [FollowOptions].From after a
-// restart. Its size is bounded by the number of events in one look-back
-// window.
+// Checkpoint is a tail's position, as JSON: the newest event time
+// delivered; Swept, the time before which the log is final (every event
+// that can still be delivered before it has been); and the IDs delivered
+// since Swept, with their times. Its size is bounded by the events of one
+// LookBack plus one Rescan.
 type Checkpoint struct {
 	Newest time.Time            `json:"newest"`
+	Swept  time.Time            `json:"swept,omitzero"`
 	Seen   map[string]time.Time `json:"seen"` // document ID → @timestamp
 }
 
 // IsZero reports whether c holds no position.
-func (c Checkpoint) IsZero() bool { return c.Newest.IsZero() && len(c.Seen) == 0 }
+func (c Checkpoint) IsZero() bool {
+	return c.Newest.IsZero() && c.Swept.IsZero() && len(c.Seen) == 0
+}
 
-// Add records ev as delivered and reports whether it was new. A backfill
-// that hands over to [Client.Follow] adds each event it delivers, so the
-// tail starts where the backfill ended, with nothing missed or repeated.
+// Add records ev as delivered and reports whether it was new. A walk that
+// hands over to [Client.Follow] adds each event it delivers, so the tail
+// starts where the walk ended, with nothing missed or repeated. What the
+// checkpoint keeps is copied: it never holds on to the page ev came from.
+// An event time more than a minute ahead of the local clock moves Newest
+// only that far.
 func (c *Checkpoint) Add(ev Event) bool {
+	isNew, _ := c.add(ev, time.Now())
+	return isNew
+}
+
+func (c *Checkpoint) add(ev Event, now time.Time) (isNew, clamped bool) {
 	key := ev.DocumentID
 	if key == "" {
 		key = ev.raw
 	}
 	if _, dup := c.Seen[key]; dup {
-		return false
+		return false, false
 	}
 	if c.Seen == nil {
 		c.Seen = map[string]time.Time{}
 	}
-	c.Seen[key] = ev.Timestamp
-	if ev.Timestamp.After(c.Newest) {
-		c.Newest = ev.Timestamp
+	c.Seen[strings.Clone(key)] = ev.Timestamp
+	ts := ev.Timestamp
+	if bound := now.Add(maxEventSkew); ts.After(bound) {
+		ts, clamped = bound, true
 	}
-	return true
+	if ts.After(c.Newest) {
+		c.Newest = ts
+	}
+	return true, clamped
 }
 
-// Prune forgets the IDs of events more than lookBack older than Newest:
-// a Follower with that look-back never reads them again, so the
-// checkpoint stays the size of one window.
+// Prune forgets the IDs no tail with that look-back reads again: those of
+// events before Swept, or, for a checkpoint no tail has swept yet (one built
+// by a walk), before lookBack behind Newest. It keeps a walk's checkpoint
+// the size of one look-back window.
 func (c *Checkpoint) Prune(lookBack time.Duration) {
-	cut := c.Newest.Add(-lookBack)
+	cut := c.Swept
+	if cut.IsZero() {
+		cut = c.Newest.Add(-lookBack)
+	}
 	for id, ts := range c.Seen {
 		if ts.Before(cut) {
 			delete(c.Seen, id)
@@ -85,37 +117,72 @@ func (c *Checkpoint) Prune(lookBack time.Duration) {
 // Follower tails the audit log; see [Client.Follow].
 type Follower struct {
 	c          *Client
-	ctx        context.Context
 	enterprise string
 	q          Query
 	every      time.Duration
 	lookBack   time.Duration
+	rescan     time.Duration
 	since      time.Time
+	resumed    bool // FollowOptions.From was set
 
-	mu sync.Mutex
-	cp Checkpoint // what has been yielded
+	mu      sync.Mutex
+	cp      Checkpoint // what has been delivered
+	started bool
 }
 
 // Follow tails the enterprise's audit log: it polls for the events q
-// selects, oldest first, from opts.Since (or a saved checkpoint) until ctx
-// ends, and yields each event once, including events that reach the log up
-// to opts.LookBack late. Each poll asks for created:>= the newest event
-// time seen less the look-back, and drops the document IDs already yielded;
-// the set of IDs kept is pruned to the look-back window, so memory stays
-// bounded however long it runs.
+// selects, oldest first, from opts.Since (or a saved checkpoint), and
+// delivers each event once, including events that reach the log up to
+// opts.LookBack late. Nothing is sent until [Follower.Events] is ranged
+// over, with the context that bounds it.
 //
-// q's Phrase and Include apply; its Order is replaced by ascending, and a
-// cursor or page in q is an error. Nothing is sent until [Follower.Events]
-// is ranged over.
+// **Resuming: when opts.From is set, opts.Since is ignored (and a log line
+// says so); the checkpoint alone says where the tail goes on.**
+//
+// q's Phrase and Include apply; its Order is replaced by ascending, its
+// PerPage defaults to 100, and a cursor in q is an error. A created:
+// qualifier in the phrase is merged with the tail's own bound into one
+// range; a phrase with two is refused.
+//
+// # How it polls, and what it catches
+//
+// Each poll reads what is new since the newest event delivered (created:>=
+// its second, so the events sharing that second are read again and dropped
+// by ID). Every Rescan, a sweep re-reads once the stretch of the log that
+// has just become LookBack old, by GitHub's clock (its Date header), and
+// delivers the events that arrived there after the polls had passed it.
+// So an event that becomes visible in the API at most LookBack after its
+// @timestamp is delivered: at the next poll if it arrives in order, else by
+// a sweep, between LookBack and LookBack + Rescan + Every after its
+// @timestamp. An event later than that is missed. IDs are kept from Swept
+// on (one LookBack and one Rescan of events), so memory stays bounded
+// however long the tail runs.
+//
+// # Cost
+//
+// Each event is read about twice: once by a poll, once by a sweep. A poll
+// costs ⌈(n+k)/PerPage⌉ requests (at least one), n being the events new
+// since the last poll and k those sharing the newest event's second; a
+// sweep ⌈m/PerPage⌉ (at least one), m being the events of the stretch it
+// reads, about a Rescan's worth. At r events a minute, with Every and Rescan
+// in minutes, that is about
+//
+//	60/Every × ⌈(r×Every + k)/PerPage⌉ + 60/Rescan × ⌈(r×Rescan + k)/PerPage⌉
+//
+// requests an hour. With the defaults (Every 1m, LookBack 5m, Rescan 2.5m,
+// 100 per page) at 1,000 events a minute: 60×11 + 24×26 ≈ 1,300 an hour,
+// about 21 per 1,000 events, within the 1,750 GitHub allows. A quiet log
+// costs 60/Every + 60/Rescan requests an hour.
 //
 // For exactly-once delivery across restarts, process each event, then save
 // [Follower.Checkpoint] (it already includes the event just yielded), and
 // pass it back in opts.From.
-func (c *Client) Follow(ctx context.Context, enterprise string, q *Query, opts FollowOptions) *Follower {
+func (c *Client) Follow(enterprise string, q *Query, opts FollowOptions) *Follower {
 	f := &Follower{
-		c: c, ctx: ctx, enterprise: enterprise, q: copyQuery(q),
-		every: opts.Every, lookBack: opts.LookBack, since: opts.Since,
-		cp: Checkpoint{Newest: opts.From.Newest, Seen: maps.Clone(opts.From.Seen)},
+		c: c, enterprise: enterprise, q: copyQuery(q),
+		every: opts.Every, lookBack: opts.LookBack, rescan: opts.Rescan, since: opts.Since,
+		resumed: !opts.From.IsZero(),
+		cp:      Checkpoint{Newest: opts.From.Newest, Swept: opts.From.Swept, Seen: maps.Clone(opts.From.Seen)},
 	}
 	if f.every == 0 {
 		f.every = DefaultFollowEvery
@@ -123,6 +190,13 @@ func (c *Client) Follow(ctx context.Context, enterprise string, q *Query, opts F
 	if f.lookBack == 0 {
 		f.lookBack = DefaultFollowLookBack
 	}
+	if f.rescan == 0 {
+		f.rescan = f.lookBack / 2
+	}
+	if f.q.PerPage == 0 {
+		f.q.PerPage = DefaultFollowPerPage
+	}
+	f.q.Order = OrderAsc
 	return f
 }
 
@@ -132,94 +206,181 @@ func (f *Follower) validate() error {
 		return &InputError{Field: "FollowOptions.Every", Reason: fmt.Sprintf("must not be negative, got %s", f.every)}
 	case f.lookBack < 0:
 		return &InputError{Field: "FollowOptions.LookBack", Reason: fmt.Sprintf("must not be negative, got %s", f.lookBack)}
-	case f.q.After != "" || f.q.Before != "" || f.q.Page != 0:
+	case f.rescan < 0:
+		return &InputError{Field: "FollowOptions.Rescan", Reason: fmt.Sprintf("must not be negative, got %s", f.rescan)}
+	case f.q.After != "" || f.q.Before != "" || f.q.Page != 0 || f.q.done || f.q.tie != "":
 		return &InputError{Field: "Query.After", Reason: "Follow manages its own position; use FollowOptions.From to resume"}
+	case f.resumed && f.cp.Newest.IsZero() && f.cp.Swept.IsZero():
+		return &InputError{Field: "FollowOptions.From", Reason: "holds IDs but neither Newest nor Swept: not a checkpoint a tail or Checkpoint.Add made"}
 	}
 	if err := validateEnterprise(f.enterprise); err != nil {
 		return err
 	}
-	return f.q.Validate()
+	if err := f.q.Validate(); err != nil {
+		return err
+	}
+	_, _, err := mergeCreated(f.q.Phrase, span{})
+	return err
 }
 
-// Events returns the iterator over new events. It ends when the Follower's
-// context ends, or when the loop breaks. An error that outlasts the
-// pipeline's retries is yielded; if the loop goes on, the Follower waits
-// for the next poll and tries again from the same position, losing nothing.
-// Range over it once at a time.
-func (f *Follower) Events() iter.Seq2[Event, error] {
+// Events returns the iterator over new events. It ends when ctx ends, or
+// when the loop breaks. An error that outlasts the pipeline's retries is
+// yielded; if the loop goes on, the Follower waits for the next poll and
+// tries again from the same position, losing nothing. Invalid options or
+// query are the first and only error yielded. Ranging again goes on from
+// where the last range stopped; range over it once at a time.
+func (f *Follower) Events(ctx context.Context) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
+		if ctx == nil {
+			yield(Event{}, &InputError{Field: "ctx", Reason: "context is nil"})
+			return
+		}
 		if err := f.validate(); err != nil {
 			yield(Event{}, err)
 			return
 		}
-		if f.ctx == nil {
-			yield(Event{}, &InputError{Field: "ctx", Reason: "context is nil"})
-			return
-		}
-		f.mu.Lock()
-		if f.since.IsZero() && f.cp.Newest.IsZero() {
-			f.since = time.Now()
-		}
-		f.mu.Unlock()
-		for {
-			floor := f.floor()
-			q := f.q
-			q.Order = OrderAsc
-			q.Phrase = strings.TrimSpace(q.Phrase + " created:>=" + searchTime(floor))
-			for page, err := range f.c.Pages(f.ctx, f.enterprise, &q) {
-				if err != nil {
-					if f.ctx.Err() != nil {
-						return
-					}
-					if !yield(Event{}, err) {
-						return
-					}
-					break
-				}
-				for _, ev := range page.Events {
-					if f.admit(ev, floor) && !yield(ev, nil) {
-						return
-					}
-				}
-			}
-			f.prune()
-			if sleep(f.ctx, f.every) != nil {
+		f.start(ctx)
+		for f.poll(ctx, yield) {
+			if sleep(ctx, f.every) != nil {
 				return
 			}
 		}
 	}
 }
 
-// floor is the earliest event time the next poll asks for.
-func (f *Follower) floor() time.Time {
+// start sets the position of a new tail, once.
+func (f *Follower) start(ctx context.Context) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	floor := f.cp.Newest.Add(-f.lookBack)
-	if f.cp.Newest.IsZero() || floor.Before(f.since) {
-		floor = f.since
+	if f.started {
+		return
 	}
-	return floor
+	f.started = true
+	if !f.resumed {
+		since := f.since
+		if since.IsZero() {
+			since = time.Now()
+		}
+		f.cp.Swept = since
+		return
+	}
+	if !f.since.IsZero() {
+		f.c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: Follow resumes from FollowOptions.From; FollowOptions.Since is ignored",
+			slog.Time("since", f.since), slog.Time("newest", f.cp.Newest))
+	}
+	if f.cp.Swept.IsZero() {
+		// A walk's checkpoint: what arrived late behind its newest event
+		// is still to be swept.
+		f.cp.Swept = f.cp.Newest.Add(-f.lookBack)
+	}
 }
 
-// admit records ev as yielded, unless it is older than the poll's floor or
-// was yielded before.
-func (f *Follower) admit(ev Event, floor time.Time) bool {
-	if ev.Timestamp.Before(floor) {
-		return false // asked for only because the search syntax has whole seconds
-	}
+// poll reads what is new, then sweeps when a Rescan's worth of the log has
+// become final. It returns false when the iteration must end.
+func (f *Follower) poll(ctx context.Context, yield func(Event, error) bool) bool {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.cp.Add(ev)
+	from := f.cp.Newest
+	if from.Before(f.cp.Swept) {
+		from = f.cp.Swept
+	}
+	f.mu.Unlock()
+	date, complete, ok := f.read(ctx, from, time.Time{}, yield)
+	if !ok {
+		return false
+	}
+	if complete {
+		now := time.Now()
+		ref := date
+		if ref.IsZero() {
+			ref = now
+		}
+		if bound := now.Add(maxEventSkew); ref.After(bound) {
+			ref = bound
+		}
+		cut := ref.Add(-f.lookBack)
+		f.mu.Lock()
+		swept := f.cp.Swept
+		f.mu.Unlock()
+		if cut.Sub(swept) >= f.rescan {
+			_, complete, ok := f.read(ctx, swept, cut, yield)
+			if !ok {
+				return false
+			}
+			if complete {
+				f.mu.Lock()
+				if cut.After(f.cp.Swept) {
+					f.cp.Swept = cut
+				}
+				f.mu.Unlock()
+			}
+		}
+	}
+	f.prune()
+	return true
 }
 
-// prune forgets IDs no later poll can return: those behind the look-back
-// window, and those before Since.
+// read delivers the events from from on, oldest first, that are not final
+// and not yet delivered. With stop set it ends after the first page that
+// reaches stop. It returns the Date of the last response, whether it read
+// to its end, and false when the iteration must end.
+func (f *Follower) read(ctx context.Context, from, stop time.Time, yield func(Event, error) bool) (date time.Time, complete, ok bool) {
+	phrase, some, err := mergeCreated(f.q.Phrase, span{lo: from})
+	if err != nil {
+		return time.Time{}, false, yield(Event{}, err)
+	}
+	if !some {
+		return time.Time{}, true, true // the phrase's own range is over
+	}
+	q := f.q
+	q.Phrase = phrase
+	for page, err := range f.c.Pages(ctx, f.enterprise, &q) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return time.Time{}, false, false
+			}
+			return time.Time{}, false, yield(Event{}, err)
+		}
+		date = page.date
+		for _, ev := range page.Events {
+			if ctx.Err() != nil {
+				return date, false, false // not admitted: a later range delivers it
+			}
+			if f.admit(ctx, ev) && !yield(ev, nil) {
+				return date, false, false
+			}
+		}
+		if n := len(page.Events); !stop.IsZero() && n > 0 && !page.Events[n-1].Timestamp.Before(stop) {
+			break
+		}
+	}
+	return date, true, true
+}
+
+// admit records ev as delivered, unless it is before Swept (final: read
+// only because the search counts whole seconds) or was delivered before.
+func (f *Follower) admit(ctx context.Context, ev Event) bool {
+	now := time.Now()
+	f.mu.Lock()
+	if ev.Timestamp.Before(f.cp.Swept) {
+		f.mu.Unlock()
+		return false
+	}
+	isNew, clamped := f.cp.add(ev, now)
+	f.mu.Unlock()
+	if clamped {
+		f.c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: event time is in the future; the tail's position moves only to now plus the allowed skew",
+			slog.String("document_id", ev.DocumentID), slog.Time("timestamp", ev.Timestamp),
+			slog.Time("clamped_to", now.Add(maxEventSkew)))
+	}
+	return isNew
+}
+
+// prune forgets IDs no later read can return: those before Swept.
 func (f *Follower) prune() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.cp.Prune(f.lookBack)
 	for id, ts := range f.cp.Seen {
-		if ts.Before(f.since) {
+		if ts.Before(f.cp.Swept) {
 			delete(f.cp.Seen, id)
 		}
 	}
@@ -230,7 +391,7 @@ func (f *Follower) prune() {
 func (f *Follower) Checkpoint() Checkpoint {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Checkpoint{Newest: f.cp.Newest, Seen: maps.Clone(f.cp.Seen)}
+	return Checkpoint{Newest: f.cp.Newest, Swept: f.cp.Swept, Seen: maps.Clone(f.cp.Seen)}
 }
 
 // Tracked returns how many event IDs the Follower holds for de-duplication.

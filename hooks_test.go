@@ -197,3 +197,32 @@ func TestHooksSeeAnotherCallsHold(t *testing.T) {
 		assert.Equal(t, []string{"+0s wait audit_log GET /enterprises/avocado-corp/audit-log: budget 20s until +20s"}, h.lines)
 	})
 }
+
+// TestHooksWaitOutlastingTheRefusal: a retry whose wait outlasts what its
+// refusal asked for (another call's refusal holds the resource longer) is
+// reported as a wait for the budget, until the longer hold ends.
+func TestHooksWaitOutlastingTheRefusal(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(20, 1))
+		require.NoError(t, srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog},
+			Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: time.Minute}}))
+		b, err := NewBudget(nil)
+		require.NoError(t, err)
+		h := &hookLog{start: time.Now()}
+		hooks := h.hooks()
+		onRetry := hooks.OnRetry
+		hooks.OnRetry = func(r RetryInfo) {
+			onRetry(r)
+			b.Pause(ResourceAuditLog, time.Now().Add(5*time.Minute)) // another call was refused meanwhile
+		}
+		c := memClient(t, srv, nil, WithLimiter(b), WithHooks(hooks))
+		_, err = c.AuditLog(t.Context(), srv.Enterprise(), nil)
+		require.NoError(t, err)
+		const page = "GET /enterprises/avocado-corp/audit-log"
+		assert.Equal(t, []string{
+			"+0s retry audit_log " + page + ": attempt 1/5 failed, secondary rate limit after 1m0s (true)",
+			"+0s wait audit_log " + page + ": budget 5m0s until +5m0s",
+		}, h.lines)
+	})
+}

@@ -470,14 +470,26 @@ var hostileCases = []hostileCase{
 	{
 		name: "Link to a host that forges log lines", item: "22.11",
 		serve: func(*hostile) http.HandlerFunc {
-			return func(w http.ResponseWriter, _ *http.Request) {
-				w.Header().Set("Link", "<https://evil.example\u2028level=ERROR\u0085msg=forged/x?after=abc>; rel=\"next\"")
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("after") == "" {
+					w.Header().Set("Link", "<https://evil.example\u2028level=ERROR\u0085msg=forged/x?after=abc>; rel=\"next\"")
+				}
 				fmt.Fprint(w, `[]`)
 			}
 		},
-		check: func(t *testing.T, _ *hostile, err error) {
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), "refusing")
+		call: func(ctx context.Context, h *hostile) error {
+			for _, err := range h.c.Events(ctx, "e", nil) {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		check: func(t *testing.T, h *hostile, err error) {
+			// Only the cursor is taken from a Link (issue 12.2): the walk
+			// goes on at the API host, and the host text is never used.
+			require.NoError(t, err)
+			assert.NotContains(t, h.logs.text(), "forged")
 		},
 	},
 	// 19: the warm start's GET /rate_limit is answered by the same hostile

@@ -12,21 +12,43 @@ import (
 // repeated qualifier means "any of" and a leading "-" excludes. Values with
 // spaces are quoted and times are written in UTC.
 //
+// The time methods ([PhraseBuilder.CreatedSince], [PhraseBuilder.CreatedBefore],
+// [PhraseBuilder.Created]) narrow one range: whatever is called, in any order
+// and any number of times, the phrase holds a single created:A..B qualifier
+// (with * for an open end), since GitHub reads two created: qualifiers as
+// alternatives. GitHub's search counts whole seconds: a bound that is not on
+// a whole second is widened to the second that holds it, so the range may
+// hold events up to a second outside the times given, never fewer.
+//
 // A PhraseBuilder is an immutable value: each method returns a new one, so a
 // common base can be extended in several directions. Values that cannot be
 // expressed in the syntax (empty, or holding a double quote or a control
 // character) are reported by [PhraseBuilder.Build] and [PhraseBuilder.Err],
 // naming the qualifier.
 type PhraseBuilder struct {
-	terms []string
-	err   error
+	terms   []string
+	created span
+	at      int // where the created: range goes among terms, plus one; 0 until a time method
+	err     error
 }
 
 // Phrase starts an empty phrase.
 func Phrase() PhraseBuilder { return PhraseBuilder{} }
 
 // Action matches an action ("repo.create") or a whole category ("repo").
-func (p PhraseBuilder) Action(action string) PhraseBuilder { return p.Qualifier("action", action) }
+// The category may also be written "repo.*"; the search syntax has no other
+// wildcard, so any other "*" is an error.
+func (p PhraseBuilder) Action(action string) PhraseBuilder {
+	if cat, ok := strings.CutSuffix(action, ".*"); ok && cat != "" && !strings.ContainsAny(cat, ".*") {
+		action = cat
+	}
+	if i := strings.IndexByte(action, '*'); i >= 0 && p.err == nil {
+		category, _, _ := strings.Cut(action[:i], ".")
+		p.err = &InputError{Field: "Phrase.action", Reason: fmt.Sprintf(
+			"%s: the search has no wildcards; a whole category is written action:%s", quoteValue(action), category)}
+	}
+	return p.Qualifier("action", action)
+}
 
 // Actor matches the login of who performed the action.
 func (p PhraseBuilder) Actor(login string) PhraseBuilder { return p.Qualifier("actor", login) }
@@ -61,35 +83,35 @@ func (p PhraseBuilder) HashedToken(hashed string) PhraseBuilder {
 // IP matches the actor's IP address.
 func (p PhraseBuilder) IP(ip string) PhraseBuilder { return p.Qualifier("ip", ip) }
 
-// CreatedSince matches events at or after t.
+// CreatedSince narrows the created range to events at or after t.
 func (p PhraseBuilder) CreatedSince(t time.Time) PhraseBuilder {
-	return p.term("created", ">="+searchTime(t))
+	return p.narrow(span{lo: t})
 }
 
-// CreatedBefore matches events strictly before t.
+// CreatedBefore narrows the created range to events strictly before t.
 func (p PhraseBuilder) CreatedBefore(t time.Time) PhraseBuilder {
-	return p.term("created", "<"+searchTime(t))
+	return p.narrow(span{hi: t})
 }
 
-// Created matches events from from to to, both inclusive. A zero from or
-// to leaves that end open.
+// Created narrows the created range to events from from to to, both
+// inclusive. A zero from or to leaves that end as it was.
 func (p PhraseBuilder) Created(from, to time.Time) PhraseBuilder {
-	if from.IsZero() && to.IsZero() {
-		return p
-	}
-	lo, hi := "*", "*"
-	if !from.IsZero() {
-		lo = searchTime(from)
-	}
+	s := span{lo: from}
 	if !to.IsZero() {
-		// Never a bare date here: as an upper bound GitHub reads a date as
-		// the end of that day, which would widen the range by up to a day.
-		hi = to.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05Z")
+		s.hi, s.hiIncl = to, true
 	}
-	if !from.IsZero() && !to.IsZero() && to.Before(from) && p.err == nil {
-		p.err = &InputError{Field: "Phrase.Created", Reason: "to is before from"}
+	return p.narrow(s)
+}
+
+func (p PhraseBuilder) narrow(s span) PhraseBuilder {
+	if p.at == 0 {
+		p.at = len(p.terms) + 1
 	}
-	return p.term("created", lo+".."+hi)
+	p.created = p.created.intersect(s)
+	if p.created.empty() && p.err == nil {
+		p.err = &InputError{Field: "Phrase.Created", Reason: "the range is empty: its end is before its start"}
+	}
+	return p
 }
 
 // Qualifier adds key:value for a qualifier without its own method.
@@ -108,12 +130,25 @@ func (p PhraseBuilder) Not(q PhraseBuilder) PhraseBuilder {
 		p.err = q.err
 	}
 	terms := append([]string(nil), p.terms...)
-	for _, t := range q.terms {
-		if strings.HasPrefix(t, "-") {
-			terms = append(terms, t[1:]) // not not x is x
-		} else {
+	qterms := q.terms
+	if !q.created.open() {
+		qterms = append(qterms[:len(qterms):len(qterms)], "created:"+q.created.value())
+	}
+	for _, t := range qterms {
+		pos, ok := strings.CutPrefix(t, "-")
+		if !ok {
 			terms = append(terms, "-"+t)
+			continue
 		}
+		// not not x is x; a created: range joins p's own.
+		if v, isCreated := cutCreated(pos); isCreated {
+			s, err := parseSpan(v)
+			if err == nil {
+				p = p.narrow(s)
+				continue
+			}
+		}
+		terms = append(terms, pos)
 	}
 	p.terms = terms
 	return p
@@ -121,7 +156,15 @@ func (p PhraseBuilder) Not(q PhraseBuilder) PhraseBuilder {
 
 // String returns the phrase. Check [PhraseBuilder.Err] (or use Build) when
 // values come from users.
-func (p PhraseBuilder) String() string { return strings.Join(p.terms, " ") }
+func (p PhraseBuilder) String() string {
+	if p.created.open() {
+		return strings.Join(p.terms, " ")
+	}
+	at := min(p.at-1, len(p.terms))
+	terms := make([]string, 0, len(p.terms)+1)
+	terms = append(append(append(terms, p.terms[:at]...), "created:"+p.created.value()), p.terms[at:]...)
+	return strings.Join(terms, " ")
+}
 
 // Err returns the first invalid value given to the builder, or nil.
 func (p PhraseBuilder) Err() error { return p.err }
@@ -173,13 +216,254 @@ func quoteTerm(v string) string {
 	return v
 }
 
-// searchTime formats t in the search syntax for a lower bound or a strict
-// upper bound: a date alone at midnight UTC, else a full UTC timestamp to
-// the second (the search syntax has no finer precision).
+// span is a range of event times. lo is inclusive; hi is exclusive, or
+// inclusive when hiIncl. A zero bound is open.
+type span struct {
+	lo, hi time.Time
+	hiIncl bool
+}
+
+// open reports whether s does not bound anything.
+func (s span) open() bool { return s.lo.IsZero() && s.hi.IsZero() }
+
+// empty reports whether no time is in s.
+func (s span) empty() bool {
+	if s.lo.IsZero() || s.hi.IsZero() {
+		return false
+	}
+	if s.hiIncl {
+		return s.hi.Before(s.lo)
+	}
+	return !s.lo.Before(s.hi)
+}
+
+// intersect returns the times in both s and o.
+func (s span) intersect(o span) span {
+	if !o.lo.IsZero() && (s.lo.IsZero() || o.lo.After(s.lo)) {
+		s.lo = o.lo
+	}
+	switch {
+	case o.hi.IsZero():
+	case s.hi.IsZero() || o.hi.Before(s.hi):
+		s.hi, s.hiIncl = o.hi, o.hiIncl
+	case o.hi.Equal(s.hi):
+		s.hiIncl = s.hiIncl && o.hiIncl
+	}
+	return s
+}
+
+// value renders s as the value of one created: qualifier, "A..B" with "*"
+// for an open end. Bounds are whole seconds, widened outward: the lower one
+// down to its second, the upper one up to the second that holds it; a range
+// ending exclusively at midnight UTC ends on the day before, which the
+// search reads as the whole of that day.
+func (s span) value() string {
+	lo, hi := "*", "*"
+	if !s.lo.IsZero() {
+		lo = searchTime(s.lo)
+	}
+	if !s.hi.IsZero() {
+		t := s.hi.UTC()
+		if !s.hiIncl && t.Equal(t.Truncate(24*time.Hour)) {
+			hi = t.AddDate(0, 0, -1).Format(time.DateOnly)
+		} else {
+			up := t.Truncate(time.Second)
+			if up.Before(t) {
+				up = up.Add(time.Second)
+			}
+			hi = up.Format("2006-01-02T15:04:05Z")
+		}
+	}
+	return lo + ".." + hi
+}
+
+// searchTime formats t in the search syntax for a lower bound: a date alone
+// at midnight UTC, else a full UTC timestamp to the second (the search
+// syntax has no finer precision).
 func searchTime(t time.Time) string {
 	t = t.UTC().Truncate(time.Second)
 	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
-		return t.Format("2006-01-02")
+		return t.Format(time.DateOnly)
 	}
 	return t.Format("2006-01-02T15:04:05Z")
+}
+
+// cutCreated reports whether term (without a leading "-") is a created:
+// qualifier, and returns its value.
+func cutCreated(term string) (string, bool) {
+	key, val, ok := strings.Cut(term, ":")
+	if !ok || !strings.EqualFold(key, "created") {
+		return "", false
+	}
+	return val, true
+}
+
+// parseSpan reads the value of a created: qualifier as GitHub documents it:
+// >, >=, <, <= a time; a time alone; or a range a..b with * for an open end.
+// A time is a date (YYYY-MM-DD, the whole UTC day) or a date-time
+// (YYYY-MM-DDTHH:MM[:SS] with Z or ±hh:mm; UTC without a zone).
+func parseSpan(v string) (span, error) {
+	v = strings.Trim(v, `"`)
+	bad := func() (span, error) {
+		return span{}, fmt.Errorf("created:%s is not a date, a date-time, a comparison or a range", quoteValue(v))
+	}
+	parse := func(s string) (start, end time.Time, isDate, ok bool) {
+		if t, err := time.Parse(time.DateOnly, s); err == nil {
+			return t, t.AddDate(0, 0, 1), true, true
+		}
+		for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04Z07:00", "2006-01-02T15:04"} {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t, t, false, true
+			}
+		}
+		return time.Time{}, time.Time{}, false, false
+	}
+	// upTo is the span of "<= s": through the end of a date, or the instant.
+	upTo := func(s string) (span, bool) {
+		_, end, isDate, ok := parse(s)
+		if !ok {
+			return span{}, false
+		}
+		if isDate {
+			return span{hi: end}, true
+		}
+		return span{hi: end, hiIncl: true}, true
+	}
+	for _, op := range []string{">=", "<=", ">", "<"} {
+		rest, ok := strings.CutPrefix(v, op)
+		if !ok {
+			continue
+		}
+		start, end, isDate, ok := parse(rest)
+		if !ok {
+			return bad()
+		}
+		switch op {
+		case ">=":
+			return span{lo: start}, nil
+		case ">": // after a date is the next day; after an instant, from it (a second at most too wide)
+			if isDate {
+				return span{lo: end}, nil
+			}
+			return span{lo: start}, nil
+		case "<=":
+			s, _ := upTo(rest)
+			return s, nil
+		default:
+			return span{hi: start}, nil
+		}
+	}
+	if a, b, ok := strings.Cut(v, ".."); ok {
+		var s span
+		if a != "*" {
+			start, _, _, ok := parse(a)
+			if !ok {
+				return bad()
+			}
+			s.lo = start
+		}
+		if b != "*" {
+			hi, ok := upTo(b)
+			if !ok {
+				return bad()
+			}
+			s.hi, s.hiIncl = hi.hi, hi.hiIncl
+		}
+		return s, nil
+	}
+	start, end, isDate, ok := parse(v)
+	if !ok {
+		return bad()
+	}
+	if isDate {
+		return span{lo: start, hi: end}, nil
+	}
+	return span{lo: start, hi: end, hiIncl: true}, nil
+}
+
+// phraseTerms splits a phrase into its terms: on white space outside
+// double quotes (any Unicode space, as [quoteTerm] quotes them all), and on
+// a "+" that starts another qualifier (a phrase copied from a URL), so that
+// "created:...+02:00" keeps its "+".
+func phraseTerms(p string) []string {
+	var out []string
+	start, inQuote := -1, false
+	for i, r := range p {
+		split := false
+		switch {
+		case r == '"':
+			inQuote = !inQuote
+		case !inQuote && unicode.IsSpace(r):
+			split = true
+		case !inQuote && r == '+' && startsQualifier(p[i+1:]):
+			split = true
+		}
+		if split {
+			if start >= 0 {
+				out = append(out, p[start:i])
+			}
+			start = -1
+		} else if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		out = append(out, p[start:])
+	}
+	return out
+}
+
+// startsQualifier reports whether s begins with [-]key: .
+func startsQualifier(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	i := 0
+	for i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z' || s[i] == '_') {
+		i++
+	}
+	return i > 0 && i < len(s) && s[i] == ':'
+}
+
+// mergeCreated returns phrase with its created: range narrowed to bound, as
+// one created: qualifier. It is how an iterator that adds its own time
+// bound (Follow's floor, a page-number walk's pin, a backfill's slice)
+// combines it with the caller's phrase: never as a second created:, which
+// GitHub would read as an alternative. A phrase holding two created:
+// qualifiers, or one it cannot read, is refused. ok is false when the
+// narrowed range holds no time at all (nothing to ask for).
+func mergeCreated(phrase string, bound span) (merged string, ok bool, err error) {
+	terms := phraseTerms(phrase)
+	s := bound
+	at := -1
+	for i, t := range terms {
+		v, isCreated := cutCreated(t)
+		if !isCreated {
+			continue
+		}
+		if at >= 0 {
+			return "", false, &InputError{Field: "Query.Phrase", Reason: fmt.Sprintf(
+				"holds two created: qualifiers (%s and %s), which GitHub reads as alternatives (either matches); write one range, created:A..B",
+				quoteValue(terms[at]), quoteValue(t))}
+		}
+		own, perr := parseSpan(v)
+		if perr != nil {
+			return "", false, &InputError{Field: "Query.Phrase", Reason: perr.Error()}
+		}
+		s, at = s.intersect(own), i
+	}
+	if s.empty() {
+		return "", false, nil
+	}
+	if at < 0 && s.open() {
+		return phrase, true, nil
+	}
+	out := make([]string, 0, len(terms)+1)
+	for i, t := range terms {
+		if i != at {
+			out = append(out, t)
+		}
+	}
+	if !s.open() {
+		out = append(out, "created:"+s.value())
+	}
+	return strings.Join(out, " "), true, nil
 }

@@ -85,7 +85,7 @@ func walk(ctx context.Context, c *Client, enterprise string, perPage int) ([]str
 		for _, ev := range page.Events {
 			ids = append(ids, ev.DocumentID)
 		}
-		if page.Next.IsZero() {
+		if page.Next.Done() {
 			return ids, nil
 		}
 		q = q.At(page.Next)

@@ -105,7 +105,7 @@ func (c *Client) warmBound() time.Duration { return min(c.attemptTimeout, maxWar
 // caller whose context ends stops waiting (the seed goes on for the others);
 // a seed that fails only means a cold start.
 func (c *Client) warmUp(ctx context.Context, cl *call) error {
-	w, resource := &c.warm, cl.resource
+	w, resource := c.warm, cl.resource
 	if w.seeder == nil {
 		return nil
 	}

@@ -84,6 +84,7 @@ type callState struct {
 	waited      time.Duration // total slept so far, bounded by MaxWait
 	bare        int           // secondary refusals without timing headers so far
 	why         Reason        // the reason of the next budget wait ("" for ReasonBudget)
+	heldUntil   time.Time     // the end of the hold the last refusal set
 }
 
 // allowance is how much longer this call may wait: what is left of MaxWait,
@@ -104,7 +105,9 @@ func (c *Client) pace(ctx context.Context, st *callState) error {
 	wait, err := c.limiter.Reserve(cl.resource, now, c.allowance(ctx, st, now))
 	why := st.why
 	st.why = ""
-	if why == "" {
+	if why == "" || (err == nil && now.Add(wait).After(st.heldUntil)) {
+		// Nothing refused this call, or its wait outlasts what the refusal
+		// asked for: the budget is what it waits for.
 		why = ReasonBudget
 	}
 	if err != nil {
@@ -211,7 +214,7 @@ func (c *Client) hold(ctx context.Context, st *callState, rl *RateLimitError, no
 		wait = maxHold
 	}
 	rl.retryAt = now.Add(wait)
-	st.why = reason
+	st.why, st.heldUntil = reason, rl.retryAt
 	c.limiter.Pause(st.call.resource, rl.retryAt)
 	c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: rate limited by GitHub; holding the resource",
 		slog.String("method", st.call.method), slog.String("path", st.path),

@@ -59,7 +59,7 @@ func TestSoakExportExactlyOnce(t *testing.T) {
 					got = append(got, ev.DocumentID)
 				}
 				pages++
-				if page.Next.IsZero() {
+				if page.Next.Done() {
 					break
 				}
 				// Checkpoint through the text form, as a file would hold it.

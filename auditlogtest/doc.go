@@ -56,6 +56,10 @@
 // [Server.PendingFaults] and [Server.ClearFaults] show and drop what has not
 // fired. [WithFaults] adds faults at random rates, drawn from the seed.
 //
+// The SDK's Client asks GET /rate_limit before its first request on a
+// resource (its warm start): a Rule with no Path, or a count of every
+// request, sees that request too; aim rules at the endpoint's path.
+//
 // [Server.Requests] lists the requests in arrival order, each with a
 // sequence number, its headers (Authorization redacted), its status and the
 // X-GitHub-Request-Id the response carried (the one an SDK error reports);

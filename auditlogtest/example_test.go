@@ -77,7 +77,8 @@ func ExampleServer_Inject() {
 	for _, err := range c.Pages(context.Background(), srv.Enterprise(), &auditlog.Query{PerPage: 100}) {
 		var apiErr *auditlog.APIError
 		if errors.As(err, &apiErr) {
-			logged := srv.Requests()[pages]
+			reqs := srv.Requests() // the SDK's warm start (GET /rate_limit), then the pages
+			logged := reqs[len(reqs)-1]
 			fmt.Println("page", pages+1, "failed:", apiErr.StatusCode, "logged as", logged.Status, logged.Fault)
 			fmt.Println("same request ID:", apiErr.RequestID == logged.RequestID)
 			break
@@ -92,8 +93,8 @@ func ExampleServer_Inject() {
 }
 
 // A tail test: an event that happened two minutes ago reaches the log only
-// two minutes from now, behind newer events. The SDK's Follow catches it on
-// a later poll through its look-back window. The fake's time is a Clock the
+// two minutes from now, behind newer events. The SDK's Follow catches it
+// with the sweep that re-reads what its look-back window has just closed. The fake's time is a Clock the
 // example advances; with the in-memory transport, each poll takes a few
 // milliseconds of real time.
 func ExampleServer_AddEventsAt() {
@@ -118,10 +119,10 @@ func ExampleServer_AddEventsAt() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	f := c.Follow(ctx, srv.Enterprise(), &auditlog.Query{}, auditlog.FollowOptions{
+	f := c.Follow(srv.Enterprise(), &auditlog.Query{}, auditlog.FollowOptions{
 		Since: t0.Add(-time.Hour), Every: 10 * time.Millisecond, LookBack: 5 * time.Minute})
 	n := 0
-	for e, err := range f.Events() {
+	for e, err := range f.Events(ctx) {
 		if err != nil {
 			fmt.Println(err)
 			return

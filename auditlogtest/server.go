@@ -58,6 +58,7 @@ type Server struct {
 	sleepers  map[uint64]context.CancelFunc // requests waiting in an injected latency
 	data      *Dataset                      // shared, never modified
 	events    []*event                      // data's events plus added ones, sorted ascending
+	ownEvents bool                          // events is this server's copy, not data's shared slice
 	added     map[string]bool
 	rng       *rand.Rand
 	seq       uint64 // requests received

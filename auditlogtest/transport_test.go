@@ -214,8 +214,8 @@ func TestFakeClockIsTheBubbles(t *testing.T) {
 }
 
 // TestRecipeTailCatchesLateEvent: an event that reaches the log two
-// minutes after newer ones (AddEventsAt) is caught by the SDK's tail on a
-// later poll through its look-back window.
+// minutes after newer ones (AddEventsAt) is caught by the SDK's tail: by
+// the sweep that re-reads, every Rescan, what its look-back has just closed.
 func TestRecipeTailCatchesLateEvent(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -230,11 +230,11 @@ func TestRecipeTailCatchesLateEvent(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
 		defer cancel()
 		c := sdk(t, srv)
-		f := c.Follow(ctx, srv.Enterprise(), &auditlog.Query{}, auditlog.FollowOptions{
+		f := c.Follow(srv.Enterprise(), &auditlog.Query{}, auditlog.FollowOptions{
 			Every: time.Minute, LookBack: 5 * time.Minute, Since: now.Add(-10 * time.Minute)})
 		var got []string
 		var at []time.Duration
-		for e, err := range f.Events() {
+		for e, err := range f.Events(ctx) {
 			require.NoError(t, err)
 			got = append(got, e.DocumentID)
 			at = append(at, time.Since(now))
@@ -243,8 +243,11 @@ func TestRecipeTailCatchesLateEvent(t *testing.T) {
 			}
 		}
 		require.Equal(t, []string{"early", "newer", "late"}, got)
-		assert.Equal(t, []time.Duration{0, 0, 2 * time.Minute}, at, "the late event came with the third poll")
-		assert.Equal(t, 3, srv.Count(auditlogtest.Match{Path: auditlogtest.PathAuditLog}))
+		// Polls at 0, 1, 2 and 3 minutes; sweeps at 0 (up to -5m) and at 3,
+		// once a Rescan (2.5m) more of the log is LookBack old: it reads the
+		// late event, which arrived 4 minutes after its time.
+		assert.Equal(t, []time.Duration{0, 0, 3 * time.Minute}, at, "the late event came with the second sweep")
+		assert.Equal(t, 6, srv.Count(auditlogtest.Match{Path: auditlogtest.PathAuditLog}))
 	})
 }
 
@@ -277,12 +280,14 @@ func TestManyFakesWithFaultsInBubbles(t *testing.T) {
 func TestSDKErrorCarriesTheLoggedRequestID(t *testing.T) {
 	t.Parallel()
 	srv := auditlogtest.New(t, auditlogtest.WithoutListener())
-	require.NoError(t, srv.Inject(auditlogtest.Rule{Fault: auditlogtest.Fault{Kind: auditlogtest.FaultResponse,
+	pages := auditlogtest.Match{Path: auditlogtest.PathAuditLog}
+	require.NoError(t, srv.Inject(auditlogtest.Rule{Match: pages, Fault: auditlogtest.Fault{Kind: auditlogtest.FaultResponse,
 		Status: http.StatusUnprocessableEntity, Body: `{"message":"Validation Failed","documentation_url":"https://docs.github.com/rest"}`}}))
 	_, err := sdk(t, srv, auditlog.WithMaxAttempts(1)).AuditLog(t.Context(), srv.Enterprise(), nil)
 	var apiErr *auditlog.APIError
 	require.True(t, errors.As(err, &apiErr), "%v", err)
-	reqs := srv.Requests()
+	reqs, err := srv.WaitRequests(t.Context(), pages, 1)
+	require.NoError(t, err)
 	require.Len(t, reqs, 1)
 	assert.Equal(t, reqs[0].RequestID, apiErr.RequestID)
 	assert.NotEmpty(t, apiErr.RequestID)

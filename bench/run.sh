@@ -16,11 +16,14 @@ mkdir -p "$out"
   echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 } | tee "$out/machine.txt"
 
-# Everything, 10 runs each (WalkMemory at its default 20,000 events).
-go test -run '^$' -bench . -benchmem -count 10 -timeout 60m . | tee "$out/bench.txt"
+# Everything but the tail, 10 runs each (WalkMemory at its default 20,000 events).
+go test -run '^$' -bench . -skip Follow -benchmem -count 10 -timeout 60m . | tee "$out/bench.txt"
 # The published peak heap: a walk of 1,000,000 events, once per SDK.
 go test -run '^$' -bench WalkMemory -benchmem -benchtime 1x -count 1 -timeout 60m . \
   -bench-events=1000000 | tee "$out/mem1m.txt"
+
+# The tail at volume: 20 fake minutes at one per two wall-clock seconds, three times.
+go test -run '^$' -bench Follow -benchtime 1x -count 3 -follow-scale 30 -timeout 30m . | tee "$out/follow.txt"
 
 benchstat "$out/bench.txt" | tee "$out/benchstat.txt"
 # Side by side, with go-github as the baseline of each comparison.

@@ -12,8 +12,10 @@ import (
 	"github.com/ghaudit/auditlog"
 )
 
-// checkpointVersion is the format of the checkpoint file.
-const checkpointVersion = 1
+// checkpointVersion is the format of the checkpoint file. Version 2: the
+// cursor says when the backfill is done (the SDK's end-of-walk cursor), and
+// the file records the output it belongs to.
+const checkpointVersion = 2
 
 // state is what the checkpoint file holds. It is rewritten after every page
 // (and every batch of tailed events), always after the events it counts are
@@ -21,21 +23,25 @@ const checkpointVersion = 1
 type state struct {
 	Version    int    `json:"version"`
 	Enterprise string `json:"enterprise"`
+	// Out is the absolute path of the output this checkpoint counts.
+	Out string `json:"out"`
 	// The query of the backfill; a resumed run keeps it.
 	Phrase  string `json:"phrase"`
 	Include string `json:"include,omitempty"`
 	Order   string `json:"order,omitempty"`
-	// Cursor is the position after the last page written; empty at the start.
+	PerPage int    `json:"per_page,omitempty"`
+	// Cursor is the position after the last page written: empty at the
+	// start, the end of the walk (Cursor.Done) once the backfill is done.
+	// Resuming from it is the SDK's one recipe: Pages(ctx, ent, q.At(Cursor)).
 	Cursor auditlog.Cursor `json:"cursor"`
-	// BackfillDone is set once the last page of the backfill is written.
-	BackfillDone bool `json:"backfill_done"`
 	// Events, Pages and Bytes count what the output holds: Bytes is its
 	// size, to which a resumed run truncates it.
 	Events int64 `json:"events"`
 	Pages  int64 `json:"pages"`
 	Bytes  int64 `json:"bytes"`
-	// Tail is where a -follow tail goes on from: the newest event time
-	// written and the IDs written within the look-back window behind it.
+	// Tail is where a -follow tail goes on from: built with Checkpoint.Add
+	// from the events the backfill wrote (Swept set to a look-back before
+	// the export started), then the Follower's own checkpoint.
 	Tail    auditlog.Checkpoint `json:"tail"`
 	Started time.Time           `json:"started"`
 	Updated time.Time           `json:"updated"`
@@ -54,7 +60,7 @@ func loadState(path string) (st state, ok bool, err error) {
 		return state{}, false, fmt.Errorf("-checkpoint %s: not a checkpoint file: %w", path, err)
 	}
 	if st.Version != checkpointVersion {
-		return state{}, false, fmt.Errorf("-checkpoint %s: version is %d, this export writes %d", path, st.Version, checkpointVersion)
+		return state{}, false, fmt.Errorf("-checkpoint %s: version is %d, this export writes %d; finish that export with the version that began it, or start a new one", path, st.Version, checkpointVersion)
 	}
 	if st.Bytes < 0 || st.Events < 0 {
 		return state{}, false, fmt.Errorf("-checkpoint %s: negative bytes or events", path)

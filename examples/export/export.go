@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ghaudit/auditlog"
@@ -32,10 +35,21 @@ type exporter struct {
 // backfills, and tails when -follow is set.
 func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer) error {
 	now := time.Now().UTC()
+	out := ""
+	if ex.o.out != "" {
+		abs, err := filepath.Abs(ex.o.out)
+		if err != nil {
+			return fmt.Errorf("-out: %w", err)
+		}
+		out = abs
+	}
 	ex.state = state{
-		Version: checkpointVersion, Enterprise: ex.o.enterprise,
-		Phrase: q.Phrase, Include: string(q.Include), Order: string(q.Order),
+		Version: checkpointVersion, Enterprise: ex.o.enterprise, Out: out,
+		Phrase: q.Phrase, Include: string(q.Include), Order: string(q.Order), PerPage: q.PerPage,
 		Started: now,
+		// The hand-over to -follow re-reads what may arrive late behind the
+		// export's start, whichever order the backfill walks in.
+		Tail: auditlog.Checkpoint{Swept: now.Add(-ex.o.lookBack)},
 	}
 	resumed := false
 	if ex.o.checkpoint != "" {
@@ -44,15 +58,18 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 			return err
 		}
 		if ok {
-			if st.Enterprise != ex.o.enterprise {
+			switch {
+			case st.Enterprise != ex.o.enterprise:
 				return fmt.Errorf("-enterprise is %q but checkpoint %s is for %q", ex.o.enterprise, ex.o.checkpoint, st.Enterprise)
+			case st.Out != out:
+				return fmt.Errorf("checkpoint %s counts the events in %s, not -out %s", ex.o.checkpoint, st.Out, ex.o.out)
 			}
 			if st.Phrase != q.Phrase || st.Include != string(q.Include) || st.Order != string(q.Order) {
 				fmt.Fprintf(ex.stderr, "export: resuming the query saved in %s (phrase %q, include %q, order %q); -phrase, -since, -until, -include and -order apply to a new export only\n",
 					ex.o.checkpoint, st.Phrase, st.Include, st.Order)
 			}
 			ex.state, resumed = st, true
-			q = &auditlog.Query{Phrase: st.Phrase, Include: auditlog.Include(st.Include), Order: auditlog.Order(st.Order), PerPage: q.PerPage}
+			q = &auditlog.Query{Phrase: st.Phrase, Include: auditlog.Include(st.Include), Order: auditlog.Order(st.Order), PerPage: st.PerPage}
 		}
 	}
 	if err := ex.openOutput(stdout, resumed); err != nil {
@@ -63,20 +80,20 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 	}
 	if resumed {
 		fmt.Fprintf(ex.stderr, "export: resuming from %s: %d events in %s (%d bytes), backfill done: %v\n",
-			ex.o.checkpoint, ex.state.Events, ex.o.out, ex.state.Bytes, ex.state.BackfillDone)
+			ex.o.checkpoint, ex.state.Events, ex.o.out, ex.state.Bytes, ex.state.Cursor.Done())
 	} else if err := ex.save(); err != nil { // so that a crash before the first page is resumable too
 		return err
 	}
 	ex.tail = ex.state.Tail
 	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q), ex.client)
 
-	if !ex.state.BackfillDone {
-		if err := ex.backfill(ctx, q); err != nil {
-			ex.prog.finish()
-			return err
-		}
-	}
+	// The one recipe: resume from the saved cursor. A finished backfill's
+	// cursor is the end of the walk, so this sends nothing.
+	err := ex.backfill(ctx, q)
 	ex.prog.finish()
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(ex.stderr, "export: backfill done: %d events, %d pages, %s\n", ex.state.Events, ex.state.Pages, ex.where())
 	if !ex.o.follow {
 		return nil
@@ -100,50 +117,90 @@ func (ex *exporter) expectedTotal(q *auditlog.Query) int64 {
 	return int64(len(ex.demo.Events(q.Include, q.Order)))
 }
 
-// openOutput opens -out. With a checkpoint the file is truncated to the size
-// it recorded, which drops whatever was written after it (a page whose
-// checkpoint never made it to disk, or a partial line); a file that is
-// shorter than recorded was changed by someone else and is refused.
+// openOutput opens -out. The file holds audit events (actors, IPs, hashed
+// tokens), so it is created 0600; a symlink in its place is refused, never
+// followed; and an existing file is only replaced when it is this tool's:
+// the output a checkpoint counts (which is then truncated to the size it
+// recorded, dropping whatever was written after it, and refused if shorter),
+// or, without -checkpoint, an earlier export (its first line is an audit
+// event). Anything else needs -overwrite.
 func (ex *exporter) openOutput(stdout io.Writer, resumed bool) error {
 	if ex.o.out == "" {
 		ex.out = stdout
 		return nil
 	}
-	flags := os.O_WRONLY | os.O_CREATE
-	if ex.o.checkpoint == "" {
-		flags |= os.O_TRUNC
+	path := ex.o.out
+	before, err := os.Lstat(path)
+	exists := err == nil
+	switch {
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("-out: %w", err)
+	case exists && before.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("-out %s is a symlink; refusing to follow it: name the file itself", path)
+	case exists && !before.Mode().IsRegular():
+		return fmt.Errorf("-out %s is not a regular file (write to stdout to feed a pipe)", path)
 	}
-	f, err := os.OpenFile(ex.o.out, flags, 0o644)
+	replace := false
+	switch {
+	case !exists || before.Size() == 0 || resumed:
+	case ex.o.overwrite:
+		replace = true
+	case ex.o.checkpoint == "" && ownExport(path):
+		replace = true
+	case ex.o.checkpoint != "":
+		return fmt.Errorf("-out %s already holds %d bytes and -checkpoint %s does not exist, so nothing says what they are: pass -overwrite to start over in it, or name another file", path, before.Size(), ex.o.checkpoint)
+	default:
+		return fmt.Errorf("-out %s already holds %d bytes that are not an export of this tool: pass -overwrite to replace it, or name another file", path, before.Size())
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|oNoFollow, 0o600)
 	if err != nil {
+		if after, lerr := os.Lstat(path); lerr == nil && after.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("-out %s is a symlink; refusing to follow it: name the file itself", path)
+		}
 		return fmt.Errorf("-out: %w", err)
 	}
-	if ex.o.checkpoint != "" {
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("-out: %w", err)
-		}
+	fi, err := f.Stat()
+	if err == nil && (!fi.Mode().IsRegular() || (exists && !os.SameFile(before, fi))) {
+		err = errors.New("the file changed while it was being opened")
+	}
+	if err == nil && replace {
+		err = f.Truncate(0)
+	}
+	if err == nil && ex.o.checkpoint != "" {
 		switch {
-		case !resumed && fi.Size() > 0:
-			f.Close()
-			return fmt.Errorf("-out %s already holds %d bytes and -checkpoint %s does not exist: remove the file or name another, so that nothing is exported twice", ex.o.out, fi.Size(), ex.o.checkpoint)
 		case fi.Size() < ex.state.Bytes:
-			f.Close()
-			return fmt.Errorf("-out %s holds %d bytes but checkpoint %s recorded %d: the file was changed; start a new export", ex.o.out, fi.Size(), ex.o.checkpoint, ex.state.Bytes)
-		case fi.Size() > ex.state.Bytes:
+			err = fmt.Errorf("it holds %d bytes but checkpoint %s recorded %d: the file was changed; start a new export", fi.Size(), ex.o.checkpoint, ex.state.Bytes)
+		case !replace && fi.Size() > ex.state.Bytes:
 			fmt.Fprintf(ex.stderr, "export: dropping %d bytes written after the last checkpoint\n", fi.Size()-ex.state.Bytes)
 		}
-		if err := f.Truncate(ex.state.Bytes); err != nil {
-			f.Close()
-			return fmt.Errorf("-out: %w", err)
+		if err == nil {
+			err = f.Truncate(ex.state.Bytes)
 		}
-		if _, err := f.Seek(ex.state.Bytes, io.SeekStart); err != nil {
-			f.Close()
-			return fmt.Errorf("-out: %w", err)
+		if err == nil {
+			_, err = f.Seek(ex.state.Bytes, io.SeekStart)
 		}
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("-out %s: %w", path, err)
 	}
 	ex.out, ex.file = f, f
 	return nil
+}
+
+// ownExport reports whether the file at path looks like an earlier output
+// of this tool: its first line is an audit-log event.
+func ownExport(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 64<<10)
+	n, _ := io.ReadFull(f, head)
+	line, _, _ := bytes.Cut(head[:n], []byte("\n"))
+	var ev auditlog.Event
+	return ev.UnmarshalJSON(line) == nil && (ev.DocumentID != "" || !ev.Timestamp.IsZero())
 }
 
 // write appends events to the output as NDJSON in one write, makes them
@@ -181,9 +238,10 @@ func (ex *exporter) save() error {
 	return saveState(ex.o.checkpoint, &ex.state)
 }
 
-// backfill writes every page from the saved cursor to the last one. A
-// signal cancels ctx: the page in hand is written and checkpointed, the
-// request in flight (if any) is abandoned, and nothing of it is written.
+// backfill writes every page from the saved cursor to the last one; from a
+// finished backfill's cursor it sends nothing. A signal cancels ctx: the
+// page in hand is written and checkpointed, the request in flight (if any)
+// is abandoned, and nothing of it is written.
 func (ex *exporter) backfill(ctx context.Context, q *auditlog.Query) error {
 	var buf []byte
 	var err error
@@ -199,27 +257,24 @@ func (ex *exporter) backfill(ctx context.Context, q *auditlog.Query) error {
 		}
 		ex.state.Pages++
 		ex.state.Cursor = page.Next
-		ex.state.BackfillDone = page.Next.IsZero()
 		if err := ex.save(); err != nil {
 			return err
 		}
 		ex.prog.page(ex.state, page, ex.eta(page))
-		if ctx.Err() != nil && !ex.state.BackfillDone {
+		if ctx.Err() != nil && !page.Next.Done() {
 			return errInterrupted
 		}
 	}
-	if ctx.Err() != nil && !ex.state.BackfillDone {
+	if ctx.Err() != nil && !ex.state.Cursor.Done() {
 		return errInterrupted
 	}
-	// An empty log ends without a page; mark it done all the same.
-	ex.state.BackfillDone = true
-	return ex.save()
+	return nil
 }
 
 // eta estimates the time left from how far into the -since/-until range the
 // last event of the page is; zero when unknown (no -since).
 func (ex *exporter) eta(p *auditlog.Page) time.Duration {
-	if ex.since.IsZero() || len(p.Events) == 0 || p.Next.IsZero() {
+	if ex.since.IsZero() || len(p.Events) == 0 || p.Next.Done() {
 		return 0
 	}
 	span := ex.upper.Sub(ex.since)
@@ -235,87 +290,73 @@ func (ex *exporter) eta(p *auditlog.Page) time.Duration {
 	return time.Duration(float64(elapsed) * float64(span-done) / float64(done))
 }
 
-// followLog tails the log after the backfill. Events are batched: written,
-// synced and checkpointed when 1,000 are pending or a second has passed, and
-// always before exiting on a signal.
+// followLog tails the log after the backfill, from the checkpoint the
+// backfill built. Each event is appended to the output as it comes; every
+// 1,000 events, or when a second has passed since the last save, the output
+// is synced and the Follower's checkpoint saved with it, in the loop body,
+// so the checkpoint holds exactly the events written. Between polls the
+// last few events may wait unsaved for the next event or the signal that
+// ends the tail; a crash before then only makes the next run read them
+// again (the output is truncated to the checkpoint).
 func (ex *exporter) followLog(ctx context.Context, q *auditlog.Query) error {
 	ex.tail.Prune(ex.o.lookBack)
-	opts := auditlog.FollowOptions{Every: ex.o.every, LookBack: ex.o.lookBack, From: ex.tail}
+	opts := auditlog.FollowOptions{Every: ex.o.every, LookBack: ex.o.lookBack, Rescan: ex.o.rescan, From: ex.tail}
 	if opts.From.IsZero() {
-		opts.Since = ex.state.Started // an empty backfill: tail from when it began
+		opts.Since = ex.state.Started // no checkpoint: tail from when the export began
 	}
 	fq := &auditlog.Query{Phrase: q.Phrase, Include: q.Include, PerPage: q.PerPage}
-	f := ex.client.Follow(ctx, ex.o.enterprise, fq, opts)
+	f := ex.client.Follow(ex.o.enterprise, fq, opts)
 	fmt.Fprintf(ex.stderr, "export: tailing every %s (look-back %s); SIGINT or SIGTERM to stop\n", ex.o.every, ex.o.lookBack)
 
 	if ex.demo != nil {
 		go demoActivity(ctx, ex.demo, ex.o.every)
 	}
 
-	type item struct {
-		ev  auditlog.Event
-		err error
-	}
-	ch := make(chan item, 256)
-	go func() {
-		defer close(ch)
-		for ev, err := range f.Events() {
-			select {
-			case ch <- item{ev, err}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-
-	var pending []auditlog.Event
-	var buf []byte
-	flush := func() error {
-		if len(pending) == 0 {
+	pending := 0
+	saved := time.Now()
+	save := func() error {
+		if pending == 0 {
 			return nil
 		}
-		var err error
-		if buf, err = ex.write(buf, pending); err != nil {
-			return err
+		if ex.file != nil {
+			if err := ex.file.Sync(); err != nil && ex.o.checkpoint != "" {
+				return fmt.Errorf("-out: %w", err)
+			}
 		}
+		ex.tail = f.Checkpoint()
 		if err := ex.save(); err != nil {
 			return err
 		}
-		fmt.Fprintf(ex.stderr, "export: tail: +%d events, %d in all\n", len(pending), ex.state.Events)
-		pending = pending[:0]
+		fmt.Fprintf(ex.stderr, "export: tail: +%d events, %d in all\n", pending, ex.state.Events)
+		pending, saved = 0, time.Now()
 		return nil
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case it, ok := <-ch:
-			if !ok { // the Follower ended: the context is done
-				if err := flush(); err != nil {
-					return err
-				}
-				return errInterrupted
+	var line []byte
+	for ev, err := range f.Events(ctx) {
+		if err != nil {
+			var input *auditlog.InputError
+			if errors.As(err, &input) {
+				return err
 			}
-			if it.err != nil {
-				var input *auditlog.InputError
-				if errors.As(it.err, &input) {
-					return it.err
-				}
-				fmt.Fprintf(ex.stderr, "export: tail: %v (retrying at the next poll)\n", it.err)
-				continue
-			}
-			pending = append(pending, it.ev)
-			if len(pending) >= 1000 {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		case <-tick.C:
-			if err := flush(); err != nil {
+			fmt.Fprintf(ex.stderr, "export: tail: %v (retrying at the next poll)\n", err)
+			continue
+		}
+		line = append(ev.AppendRaw(line[:0]), '\n')
+		if _, err := ex.out.Write(line); err != nil {
+			return fmt.Errorf("-out: %w", err)
+		}
+		ex.state.Events++
+		ex.state.Bytes += int64(len(line))
+		if pending++; pending >= 1000 || time.Since(saved) >= time.Second {
+			if err := save(); err != nil {
 				return err
 			}
 		}
 	}
+	if err := save(); err != nil {
+		return err
+	}
+	return errInterrupted // the Follower ends only when the context does
 }
 
 // demoActivity adds a few events to the demo server on every poll period, so

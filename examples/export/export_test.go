@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -138,13 +140,18 @@ func TestKillAndResumeDeliversEveryEventOnce(t *testing.T) {
 
 	st, _, err := loadState(j.ckpt)
 	require.NoError(t, err)
-	assert.True(t, st.BackfillDone)
+	assert.True(t, st.Cursor.Done(), "the checkpoint's cursor is the end of the walk")
 	assert.Equal(t, int64(len(got)), st.Bytes)
 
-	// Running again with a finished checkpoint adds nothing.
-	cmd, stderr = j.cmd()
-	require.NoError(t, cmd.Run(), "%s", stderr)
-	assert.Equal(t, wantOut, mustRead(t, j.out))
+	// Running again with a finished checkpoint adds nothing, twice, and
+	// sends no request.
+	for range 2 {
+		srv.ResetRequests()
+		cmd, stderr = j.cmd()
+		require.NoError(t, cmd.Run(), "%s", stderr)
+		assert.Equal(t, wantOut, mustRead(t, j.out))
+		assert.Empty(t, srv.Requests(), "a finished export sent requests")
+	}
 }
 
 func TestInterruptSavesCheckpointAndNoPartialLine(t *testing.T) {
@@ -169,7 +176,7 @@ func TestInterruptSavesCheckpointAndNoPartialLine(t *testing.T) {
 	require.NotEmpty(t, got)
 	assert.Equal(t, byte('\n'), got[len(got)-1], "no partial line")
 	assert.Equal(t, wantOut[:len(got)], got)
-	assert.False(t, st.BackfillDone)
+	assert.False(t, st.Cursor.Done())
 	assert.False(t, st.Cursor.IsZero())
 
 	// Simulate a crash after a page was written but before its checkpoint:
@@ -250,7 +257,10 @@ func TestBuildQueryUsesPhraseBuilder(t *testing.T) {
 
 	q, _, err = buildQuery(options{since: "36h", perPage: 100}, now)
 	require.NoError(t, err)
-	assert.Equal(t, "created:>=2024-06-29", q.Phrase)
+	assert.Equal(t, "created:2024-06-29..*", q.Phrase)
+
+	_, _, err = buildQuery(options{phrase: "action:repo created:>=2024-01-01", since: "36h", perPage: 100}, now)
+	require.Error(t, err, "two created: ranges would be OR-ed")
 }
 
 func mustRead(t *testing.T, path string) []byte {
@@ -258,4 +268,113 @@ func mustRead(t *testing.T, path string) []byte {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return b
+}
+
+// TestOutputFileIsSafe: the output holds audit events (actors, hashed
+// tokens), so it is created 0600, a symlink in its place is never followed,
+// and a file that is not an export of this tool is not clobbered without
+// -overwrite (issue 22.10).
+func TestOutputFileIsSafe(t *testing.T) {
+	demo := func(t *testing.T, args ...string) (int, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"-demo-events", "40", "-include", "all", "-progress", "none"}, args...),
+			func(string) string { return "" }, &stdout, &stderr)
+		return code, stderr.String()
+	}
+	t.Run("created 0600", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "events.ndjson")
+		code, stderr := demo(t, "-out", out)
+		require.Equal(t, exitOK, code, stderr)
+		fi, err := os.Stat(out)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	})
+	t.Run("a symlink is refused", func(t *testing.T) {
+		dir := t.TempDir()
+		victim := filepath.Join(dir, "victim")
+		require.NoError(t, os.WriteFile(victim, []byte("precious\n"), 0o644))
+		out := filepath.Join(dir, "events.ndjson")
+		require.NoError(t, os.Symlink(victim, out))
+		for _, args := range [][]string{{"-out", out}, {"-out", out, "-checkpoint", out + ".ckpt"}, {"-out", out, "-overwrite"}} {
+			code, stderr := demo(t, args...)
+			assert.NotEqual(t, exitOK, code, "%v", args)
+			assert.Contains(t, stderr, "symlink", "%v", args)
+			assert.True(t, string(mustRead(t, victim)) == "precious\n", "%v: the symlink's target was written", args)
+		}
+	})
+	t.Run("another file is not clobbered", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "notes.txt")
+		require.NoError(t, os.WriteFile(out, []byte("not an export\n"), 0o600))
+		for _, args := range [][]string{{"-out", out}, {"-out", out, "-checkpoint", out + ".ckpt"}} {
+			code, stderr := demo(t, args...)
+			assert.NotEqual(t, exitOK, code, "%v", args)
+			assert.Contains(t, stderr, "-overwrite", "%v", args)
+			assert.True(t, string(mustRead(t, out)) == "not an export\n", "%v: the file was clobbered", args)
+		}
+		code, stderr := demo(t, "-out", out, "-overwrite")
+		require.Equal(t, exitOK, code, stderr)
+		assert.Equal(t, 40, bytes.Count(mustRead(t, out), []byte("\n")))
+	})
+	t.Run("its own export is replaced", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "events.ndjson")
+		for range 2 {
+			code, stderr := demo(t, "-out", out)
+			require.Equal(t, exitOK, code, stderr)
+		}
+		assert.Equal(t, 40, bytes.Count(mustRead(t, out), []byte("\n")))
+	})
+}
+
+// TestFollowHandsOverAndResumes: -follow tails from the checkpoint the
+// backfill built, while events keep arriving (some late); after a SIGINT the
+// same command resumes the tail. The file ends with every event once.
+func TestFollowHandsOverAndResumes(t *testing.T) {
+	srv := newFake(t, 300)
+	j := newJob(t, srv)
+	cmd := func() (*exec.Cmd, *bytes.Buffer) {
+		c, stderr := j.cmd()
+		c.Args = append(c.Args, "-follow", "-every", "50ms", "-look-back", "2s", "-rescan", "500ms")
+		return c, stderr
+	}
+	n := 0
+	add := func(late time.Duration) {
+		n++
+		now := time.Now().Add(-late)
+		ev := fmt.Sprintf(`{"@timestamp":%d,"_document_id":"tail-%03d","action":"repo.access"}`, now.UnixMilli(), n)
+		require.NoError(t, srv.AddEvents(json.RawMessage(ev)))
+	}
+	for round := range 2 {
+		c, stderr := cmd()
+		require.NoError(t, c.Start())
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			add(0)
+			if n%4 == 0 {
+				add(time.Second) // late, within the look-back
+			}
+			time.Sleep(40 * time.Millisecond)
+		}
+		time.Sleep(4 * time.Second) // a look-back and a rescan for the late ones
+		require.NoError(t, c.Process.Signal(syscall.SIGINT))
+		err := c.Wait()
+		var exit *exec.ExitError
+		require.True(t, errors.As(err, &exit), "round %d: %v\n%s", round, err, stderr)
+		assert.Equal(t, exitInterrupted, exit.ExitCode(), "round %d: %s", round, stderr)
+	}
+	seen := map[string]int{}
+	for _, line := range bytes.Split(bytes.TrimSuffix(mustRead(t, j.out), []byte("\n")), []byte("\n")) {
+		var ev auditlog.Event
+		require.NoError(t, ev.UnmarshalJSON(line))
+		seen[ev.DocumentID]++
+	}
+	dups := 0
+	for _, c := range seen {
+		dups += c - 1
+	}
+	assert.Zero(t, dups, "events written twice")
+	assert.Len(t, seen, 300+n, "every event, backfilled or tailed")
+	st, _, err := loadState(j.ckpt)
+	require.NoError(t, err)
+	assert.Equal(t, int64(300+n), st.Events)
 }

@@ -7,8 +7,13 @@
 // events are appended to -out and fsynced, then the checkpoint (cursor, count,
 // size of -out) is replaced atomically; on restart -out is truncated to the
 // recorded size, dropping anything written after the last checkpoint, and the
-// export goes on from the saved cursor. SIGINT and SIGTERM finish the page in
-// hand, save the checkpoint and exit with status 130.
+// export goes on from the saved cursor (a finished export's cursor is the end
+// of the walk, so running it again sends nothing). SIGINT and SIGTERM finish
+// the page in hand, save the checkpoint and exit with status 130.
+//
+// -out is created 0600 (audit events name people and hashed tokens); a
+// symlink in its place is refused, and a file that is not an earlier export
+// of this tool is not replaced without -overwrite.
 //
 // With -redis URL (or $GHAUDIT_REDIS_URL) it joins a fleet: every export
 // using the same token and Redis shares one rate budget (redisbudget).
@@ -68,7 +73,9 @@ type options struct {
 	follow     bool
 	every      time.Duration
 	lookBack   time.Duration
+	rescan     time.Duration
 	maxWait    time.Duration
+	overwrite  bool
 	demoEvents int
 	logEvery   int
 	progress   string
@@ -93,6 +100,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.follow, "follow", false, "after the backfill, tail the log forever")
 	fs.DurationVar(&o.every, "every", auditlog.DefaultFollowEvery, "with -follow: pause between polls")
 	fs.DurationVar(&o.lookBack, "look-back", auditlog.DefaultFollowLookBack, "with -follow: how late an event may arrive and still be caught")
+	fs.DurationVar(&o.rescan, "rescan", 0, "with -follow: how often to re-read what the look-back has just closed (0: half the look-back)")
+	fs.BoolVar(&o.overwrite, "overwrite", false, "replace an existing -out that is not this tool's export (a symlink is always refused)")
 	fs.DurationVar(&o.maxWait, "max-wait", 65*time.Minute, "longest wait for rate budget or retries per request; the default sleeps through an exhausted hourly budget (0: never wait)")
 	fs.IntVar(&o.demoEvents, "demo-events", 5000, "without GITHUB_TOKEN: size of the fake's generated dataset")
 	fs.IntVar(&o.logEvery, "log-every", 10, "when stderr is not a terminal: a progress line every N pages")
@@ -122,6 +131,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-max-wait must not be negative, got %s", o.maxWait)
 	case o.lookBack < 0:
 		return o, fmt.Errorf("-look-back must not be negative, got %s", o.lookBack)
+	case o.rescan < 0:
+		return o, fmt.Errorf("-rescan must not be negative, got %s", o.rescan)
 	case o.demoEvents < 0:
 		return o, fmt.Errorf("-demo-events must not be negative, got %d", o.demoEvents)
 	case o.logEvery < 1:
@@ -172,14 +183,15 @@ func buildQuery(o options, now time.Time) (*auditlog.Query, time.Time, error) {
 	if !since.IsZero() && !until.IsZero() && until.Before(since) {
 		return nil, time.Time{}, fmt.Errorf("-until (%s) is before -since (%s)", until.Format(time.RFC3339), since.Format(time.RFC3339))
 	}
-	b := auditlog.Phrase()
-	switch {
-	case !until.IsZero():
-		b = b.Created(since, until)
-	case !since.IsZero():
-		b = b.CreatedSince(since)
+	if !since.IsZero() || !until.IsZero() {
+		for _, term := range strings.Fields(o.phrase) {
+			if key, _, ok := strings.Cut(strings.TrimPrefix(term, "-"), ":"); ok && strings.EqualFold(key, "created") {
+				return nil, time.Time{}, errors.New("-phrase holds created: and -since/-until give a range too; GitHub would read the two as alternatives: use one or the other")
+			}
+		}
 	}
-	created, err := b.Build()
+	// One created:A..B range, with * for an open end.
+	created, err := auditlog.Phrase().Created(since, until).Build()
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("-since/-until: %w", err)
 	}
