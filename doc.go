@@ -83,8 +83,8 @@
 // before its first request on a resource it asks GET /rate_limit, which
 // costs no budget, what its token has left, so a process restarted in a
 // spent window waits for the reset instead of being refused (see [Seeder]
-// and [WithoutWarmStart]). When GitHub still
-// refuses, every caller of the Limiter holds back for what GitHub asks
+// and [WithoutWarmStart]). When GitHub still refuses, every caller of the
+// Limiter holds back for what GitHub asks
 // (retry-after; else until x-ratelimit-reset when remaining is 0; else at
 // least a minute, doubling), and the call retries after it; network errors,
 // truncated bodies, attempts past [WithAttemptTimeout] and 500/502/503/504
