@@ -194,11 +194,15 @@ func TestTokenSource(t *testing.T) {
 		seen = append(seen, r.Header.Get("Authorization"))
 		fmt.Fprint(w, `[]`)
 	})
+	mux.HandleFunc("GET /rate_limit", func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, "warm start: "+r.Header.Get("Authorization"))
+		http.NotFound(w, r)
+	})
 	for range 2 {
 		_, err := c.AuditLog(context.Background(), "e", nil)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, []string{"Bearer ghp_rotating1", "Bearer ghp_rotating2"}, seen)
+	assert.Equal(t, []string{"warm start: Bearer ghp_rotating1", "Bearer ghp_rotating2", "Bearer ghp_rotating3"}, seen)
 
 	boom := errors.New("vault sealed")
 	c2, _, _ := setup(t, WithTokenSource(TokenFunc(func(context.Context) (string, error) { return "", boom })))
