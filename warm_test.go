@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,27 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// auditLogRequests counts the audit-log pages srv was asked for (not GET
-// /rate_limit, which a warm start sends first).
-func auditLogRequests(srv *auditlogtest.Server) int {
-	return srv.Count(auditlogtest.Match{Method: "GET", Path: auditlogtest.PathAuditLog})
-}
-
 var rateLimitPath = auditlogtest.Match{Method: "GET", Path: auditlogtest.PathRateLimit}
-
-// memClient is a client of an in-memory fake (inside a synctest bubble, on
-// its fake clock), logging to logs when it is not nil.
-func memClient(t *testing.T, srv *auditlogtest.Server, logs *capture, opts ...Option) *Client {
-	t.Helper()
-	logger := testLogger
-	if logs != nil {
-		logger = slog.New(logs)
-	}
-	c, err := NewClient(append([]Option{WithBaseURL(srv.URL()), WithToken(srv.Token()),
-		WithHTTPClient(srv.Client()), WithLogger(logger)}, opts...)...)
-	require.NoError(t, err)
-	return c
-}
 
 // spend uses up the audit_log window of srv's token with plain requests, as
 // another process on the same token would have, and returns when the window
@@ -369,30 +348,30 @@ func TestBudgetSeed(t *testing.T) {
 // TestBudgetSeedShared: Clients that seed one Budget at once share a fetch.
 func TestBudgetSeedShared(t *testing.T) {
 	t.Parallel()
-	b, err := NewBudget(nil)
-	require.NoError(t, err)
-	var fetches atomic.Int32
-	release := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			b.Seed(context.Background(), ResourceAuditLog, func(context.Context) (Rate, time.Time, error) {
-				fetches.Add(1)
-				<-release
-				return Rate{Limit: 10, Remaining: 3, Used: 7, Reset: time.Now().Add(time.Hour)}, time.Now(), nil
+	synctest.Test(t, func(t *testing.T) {
+		b, err := NewBudget(nil)
+		require.NoError(t, err)
+		var fetches atomic.Int32
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				b.Seed(t.Context(), ResourceAuditLog, func(context.Context) (Rate, time.Time, error) {
+					fetches.Add(1)
+					<-release
+					return Rate{Limit: 10, Remaining: 3, Used: 7, Reset: time.Now().Add(time.Hour)}, time.Now(), nil
+				})
 			})
-		})
-	}
-	for fetches.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // the others join the flight
-	close(release)
-	wg.Wait()
-	assert.Equal(t, int32(1), fetches.Load())
-	r, ok := b.State(ResourceAuditLog, time.Now())
-	require.True(t, ok)
-	assert.Equal(t, 3, r.Remaining)
+		}
+		synctest.Wait() // one fetches, the others have joined its flight
+		assert.Equal(t, int32(1), fetches.Load())
+		close(release)
+		wg.Wait()
+		assert.Equal(t, int32(1), fetches.Load())
+		r, ok := b.State(ResourceAuditLog, time.Now())
+		require.True(t, ok)
+		assert.Equal(t, 3, r.Remaining)
+	})
 }
 
 // TestParseRateLimit: GET /rate_limit's body, GitHub's shape or a broken
