@@ -216,16 +216,8 @@ func TestConcurrencyHelpersCatchMismatches(t *testing.T) {
 	// The checks above must be able to fail: a walk compared with the
 	// wrong order is reported.
 	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(50, 3))
-	err := walkAll(context.Background(), c, srv.Enterprise(), 0, func(include, order string) []string {
-		ids := []string{}
-		for _, raw := range srv.Events(Include(include), OrderDesc) {
-			var v struct {
-				ID string `json:"_document_id"`
-			}
-			_ = json.Unmarshal(raw, &v)
-			ids = append(ids, v.ID)
-		}
-		return ids
+	err := walkAll(context.Background(), c, srv.Enterprise(), 0, func(include, _ string) []string {
+		return ids(t, srv.Events(Include(include), OrderDesc))
 	})
 	assert.Error(t, err)
 }

@@ -321,11 +321,7 @@ func TestFollowResumesFromCheckpoint(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		base := time.Now().Add(-time.Minute)
-		var evs []json.RawMessage
-		for i := range 10 {
-			evs = append(evs, rawEvent(fmt.Sprintf("e%d", i), base.Add(time.Duration(i)*time.Second)))
-		}
-		srv, c := newFake(t, auditlogtest.WithEvents(evs...))
+		srv, c := newFake(t, auditlogtest.WithEvents(eventsEvery(10, base, time.Second)...))
 		opts := FollowOptions{Every: time.Second, LookBack: time.Hour, Since: base.Add(-time.Second)}
 
 		// First run: take 4 events, save the checkpoint as JSON, stop.
@@ -367,11 +363,7 @@ func TestFollowContextPerCall(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		base := time.Now().Add(-time.Minute)
-		var evs []json.RawMessage
-		for i := range 6 {
-			evs = append(evs, rawEvent(fmt.Sprintf("e%d", i), base.Add(time.Duration(i)*time.Second)))
-		}
-		srv, c := newFake(t, auditlogtest.WithEvents(evs...))
+		srv, c := newFake(t, auditlogtest.WithEvents(eventsEvery(6, base, time.Second)...))
 		f := c.Follow(srv.Enterprise(), nil, FollowOptions{Every: time.Second, Since: base.Add(-time.Second)})
 		assert.Empty(t, srv.Requests(), "Follow sent a request")
 
@@ -408,10 +400,7 @@ func TestFollowIgnoresSinceWhenResuming(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		base := time.Now().Add(-time.Hour)
-		var evs []json.RawMessage
-		for i := range 5 {
-			evs = append(evs, rawEvent(fmt.Sprintf("e%d", i), base.Add(time.Duration(i)*time.Minute)))
-		}
+		evs := eventsEvery(5, base, time.Minute)
 		srv, _ := newFake(t, auditlogtest.WithEvents(evs...))
 		logs := newCapture()
 		c := memClient(t, srv, logs)
@@ -443,11 +432,7 @@ func TestFollowMergesCreated(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		base := time.Now().Add(-time.Hour).Truncate(time.Second)
-		var evs []json.RawMessage
-		for i := range 6 {
-			evs = append(evs, rawEvent(fmt.Sprintf("e%d", i), base.Add(time.Duration(i)*10*time.Minute)))
-		}
-		srv, c := newFake(t, auditlogtest.WithEvents(evs...))
+		srv, c := newFake(t, auditlogtest.WithEvents(eventsEvery(6, base, 10*time.Minute)...))
 		phrase := Phrase().Action("repo.create").CreatedBefore(base.Add(35 * time.Minute)).String()
 		f := c.Follow(srv.Enterprise(), &Query{Phrase: phrase}, FollowOptions{Every: time.Second, Since: base.Add(15 * time.Minute)})
 		// Once the tail is past the phrase's end there is nothing left to ask

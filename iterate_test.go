@@ -137,12 +137,8 @@ func TestPagesYieldOneErrorAndStop(t *testing.T) {
 
 func TestPagesEnterpriseServerPageNumbers(t *testing.T) {
 	t.Parallel()
-	srv := auditlogtest.NewServer(auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(250, 5),
-		auditlogtest.WithRateLimit("audit_log", 1<<30, time.Hour))
-	t.Cleanup(srv.Close)
+	srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(250, 5))
 	require.True(t, strings.HasSuffix(srv.URL(), "/api/v3"))
-	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()))
-	require.NoError(t, err)
 	want := ids(t, srv.Events("web", "desc"))
 	var got []string
 	pages := 0
@@ -162,11 +158,7 @@ func TestPagesEnterpriseServerPageNumbers(t *testing.T) {
 
 func TestPagesDropRepeatsWhenPageNumbersShift(t *testing.T) {
 	t.Parallel()
-	srv := auditlogtest.NewServer(auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(100, 5),
-		auditlogtest.WithRateLimit("audit_log", 1<<30, time.Hour))
-	t.Cleanup(srv.Close)
-	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()))
-	require.NoError(t, err)
+	srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(100, 5))
 	newest := time.Now().UnixMilli()
 	want := ids(t, srv.Events("web", "desc"))
 	var got []string
@@ -185,6 +177,15 @@ func TestPagesDropRepeatsWhenPageNumbersShift(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, got, "every original event, once, in order")
+}
+
+// eventsEvery makes n minimal events, e0, e1, …, step apart from base.
+func eventsEvery(n int, base time.Time, step time.Duration) []json.RawMessage {
+	evs := make([]json.RawMessage, n)
+	for i := range evs {
+		evs[i] = rawEvent(fmt.Sprintf("e%d", i), base.Add(time.Duration(i)*step))
+	}
+	return evs
 }
 
 // rawEvent makes a minimal event at ts.

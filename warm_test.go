@@ -61,7 +61,7 @@ func refusals(srv *auditlogtest.Server) []auditlogtest.Request {
 func TestWarmStartWaitsForTheReset(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1),
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1),
 			auditlogtest.WithRateLimit(ResourceAuditLog, 5, time.Hour))
 		reset := spend(t, srv)
 		time.Sleep(10 * time.Minute) // the process restarts ten minutes into the spent window
@@ -96,7 +96,7 @@ func TestWarmStartWaitsForTheReset(t *testing.T) {
 func TestWarmStartOnceForConcurrentCallers(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1),
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1),
 			auditlogtest.WithFaults(auditlogtest.Faults{Latency: 100 * time.Millisecond}))
 		b, err := NewBudget(nil)
 		require.NoError(t, err)
@@ -135,7 +135,7 @@ func TestWarmStartSeedsTheBudget(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				skewed := func() time.Time { return time.Now().Add(30 * time.Second) } // GitHub's clock is ahead
-				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1),
+				srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1),
 					auditlogtest.WithClock(skewed), auditlogtest.WithRateLimit(ResourceAuditLog, 100, time.Hour))
 				for range 3 {
 					_, err := memClient(t, srv, nil, WithoutWarmStart()).AuditLog(t.Context(), srv.Enterprise(), nil)
@@ -193,8 +193,7 @@ func TestWarmStartGoesOnCold(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				srv := auditlogtest.New(t, append([]auditlogtest.Option{auditlogtest.WithoutListener(),
-					auditlogtest.WithGeneratedEvents(50, 1)}, tc.opts...)...)
+				srv := memFake(t, append([]auditlogtest.Option{auditlogtest.WithGeneratedEvents(50, 1)}, tc.opts...)...)
 				if tc.fault != nil {
 					require.NoError(t, srv.Inject(auditlogtest.Rule{Match: rateLimitPath, Fault: *tc.fault}))
 				}
@@ -225,7 +224,7 @@ func TestWarmStartGoesOnCold(t *testing.T) {
 func TestWarmStartOff(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1))
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1))
 		b, err := NewBudget(nil)
 		require.NoError(t, err)
 		for _, c := range []*Client{
@@ -246,7 +245,7 @@ func TestWarmStartOff(t *testing.T) {
 func TestWarmStartHeldByARefusal(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1))
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1))
 		require.NoError(t, srv.Inject(auditlogtest.Rule{Match: rateLimitPath,
 			Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary429, RetryAfter: 2 * time.Minute}}))
 		b, err := NewBudget(nil)
@@ -273,7 +272,7 @@ func TestWarmStartHeldByARefusal(t *testing.T) {
 func TestWarmStartCallerGivesUp(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1))
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1))
 		require.NoError(t, srv.Inject(auditlogtest.Rule{Match: rateLimitPath,
 			Fault: auditlogtest.Fault{Kind: auditlogtest.FaultLatency, Latency: 5 * time.Second}}))
 		c := memClient(t, srv, nil)
