@@ -95,6 +95,9 @@
 //     what a client reads to correct x-ratelimit-reset for clock skew.
 //   - Primary limits are fixed windows per token and resource; every response
 //     past routing carries x-ratelimit-limit/remaining/used/reset/resource.
+//     A request counts when it arrives, as GitHub counts it before running
+//     it: an injected latency delays its answer, not its count, and a window
+//     opens with the first request that arrives after the last one ended.
 //     An exhausted budget answers 403 with "API rate limit exceeded for user
 //     ID 1...". Refusals do not consume budget. [WithoutRateLimits] turns
 //     this off: no headers, no refusals.
