@@ -255,6 +255,9 @@ func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
 	if err != nil {
 		return validationFailed("phrase", err.Error())
 	}
+	if s.timesOutLocked(include, q, now) {
+		return errorResponse(s.cfg.searchTimeout.Status, timeoutMessage, docsREST)
+	}
 
 	// Parameters carried into the Link URLs, only when the request had them.
 	carry := func(v url.Values) {
@@ -345,6 +348,32 @@ func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
 		resp.header.Set("Link", strings.Join(links, ", "))
 	}
 	return resp
+}
+
+// timeoutMessage is what GitHub answers a request it ended after 10 seconds.
+const timeoutMessage = "We couldn't respond to your request in time. Sorry about that. Please try resubmitting your request and contact us if the problem persists."
+
+// timesOutLocked reports whether [WithSearchTimeout] ends this search: its
+// created: range is wider than MaxSpan, or it matches more than MaxEvents.
+func (s *Server) timesOutLocked(include string, q *query, now int64) bool {
+	st := s.cfg.searchTimeout
+	if st.MaxSpan > 0 {
+		sp := q.createdSpan()
+		if sp.lo == math.MinInt64 || sp.hi == math.MaxInt64 || sp.hi-sp.lo > st.MaxSpan.Milliseconds() {
+			return true
+		}
+	}
+	if st.MaxEvents > 0 {
+		n := 0
+		for _, ev := range s.events {
+			if listed(ev, include, q, now) {
+				if n++; n > st.MaxEvents {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func pageNumberResponse(all []*event, page, perPage int, base string, carry func(url.Values)) *response {

@@ -176,7 +176,10 @@
 // Faults are injected after the authentication and API-version checks:
 // 5xx HTML pages, connection resets, truncated bodies, latency, primary
 // (lasting or one-shot) and secondary rate limits, a whole custom response,
-// a token revoked mid-walk. [Server.Close] during an injected latency
+// a token revoked mid-walk. [WithSearchTimeout] models GitHub's 10-second
+// limit on a request: a search whose created: range is too wide, or that
+// matches too many events, answers 504 (or 502) every time, until the
+// client asks for less. [Server.Close] during an injected latency
 // aborts the connection. Through [Server.Transport] a reset is an error
 // wrapping syscall.ECONNRESET and a truncated body ends in
 // io.ErrUnexpectedEOF, as over TCP.
