@@ -253,6 +253,7 @@ type walker struct {
 	fetched int          // events received
 	last    time.Time    // @timestamp of the last event received
 	recent  float64      // events per second in the last page received
+	warned  bool         // the server's order was found broken (logged once)
 }
 
 // Backfill reads the events q selects between opts.Since and opts.Until,
@@ -720,7 +721,12 @@ func (b *Backfill) deliver(ctx context.Context, w *walker, page *Page, yield fun
 		w.last = page.Events[n-1].Timestamp
 		w.recent = float64(n) / max(w.last.Sub(page.Events[0].Timestamp), time.Millisecond).Seconds()
 	}
-	for _, ev := range page.Events {
+	for i, ev := range page.Events {
+		if i > 0 && ev.Timestamp.Before(page.Events[i-1].Timestamp) && !w.warned {
+			w.warned = true
+			b.c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: backfill got a page out of @timestamp order; a slice's position assumes oldest first, so an event older than one already delivered is taken for delivered",
+				slog.String("document_id", ev.DocumentID), slog.Time("timestamp", ev.Timestamp), slog.Time("after", page.Events[i-1].Timestamp))
+		}
 		if !b.admit(ctx, s, ev) {
 			continue
 		}

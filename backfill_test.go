@@ -1,11 +1,14 @@
 package auditlog
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"regexp"
@@ -30,6 +33,11 @@ func memClient(t *testing.T, srv *auditlogtest.Server, opts ...Option) *Client {
 	require.NoError(t, err)
 	return c
 }
+
+// quiet keeps a client's logs out of the suite's capture, for the runs of
+// thousands of requests (the leak scan reads the capture; these runs add
+// nothing to it but time).
+var quiet = WithLogger(slog.New(slog.DiscardHandler))
 
 // rangeIDs returns the IDs of srv's events (web and git) with since <=
 // @timestamp < until.
@@ -173,7 +181,7 @@ func TestBackfillUsesTheWholeBudget(t *testing.T) {
 				tc.faults.Latency = latency
 				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(events, 11),
 					auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, limit, window), auditlogtest.WithFaults(tc.faults))
-				c := memClient(t, srv)
+				c := memClient(t, srv, quiet)
 				until := time.Now()
 				since := until.Add(-31 * 24 * time.Hour)
 				want := rangeIDs(t, srv, since, until)
@@ -245,7 +253,7 @@ func TestBackfillKeepsWorkersBusy(t *testing.T) {
 				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(evs...),
 					auditlogtest.WithoutRateLimits(), auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
 				want := rangeIDs(t, srv, day, day.Add(24*time.Hour))
-				b := memClient(t, srv).Backfill(srv.Enterprise(), nil, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: parallel})
+				b := memClient(t, srv, quiet).Backfill(srv.Enterprise(), nil, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: parallel})
 				b.noSteal = !steal
 				done, stopped := make(chan struct{}), make(chan struct{})
 				var samples, idleSlots int
@@ -743,10 +751,10 @@ func (f *inFlight) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestBackfillStaysWithinSecondaryLimits(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(14000, 13),
+		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(11000, 13),
 			auditlogtest.WithoutRateLimits(), auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
 		counter := &inFlight{base: srv.Transport()}
-		c := memClient(t, srv, WithHTTPClient(&http.Client{Transport: counter}))
+		c := memClient(t, srv, WithHTTPClient(&http.Client{Transport: counter}), quiet)
 		until := time.Now()
 		since := until.Add(-30 * 24 * time.Hour)
 		b := c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll, PerPage: 10}, BackfillOptions{Since: since, Until: until, Parallel: MaxBackfillParallel})
@@ -790,6 +798,36 @@ func TestBackfillIgnoresWhatASliceDoesNotOwn(t *testing.T) {
 		got := map[string]int{}
 		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), &Query{PerPage: 40}, BackfillOptions{Since: since, Until: until, Parallel: 5}), got))
 		exactlyOnce(t, rangeIDs(t, srv, since, until), got)
+	})
+}
+
+// TestBackfillWarnsWhenOrderIsBroken: a slice's position assumes oldest
+// first within a slice; a server whose pages are not in @timestamp order
+// is logged as such.
+func TestBackfillWarnsWhenOrderIsBroken(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
+		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0)...))
+		base := srv.Transport()
+		reverse := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			resp, err := base.RoundTrip(r)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				return resp, err
+			}
+			var evs []json.RawMessage
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&evs))
+			slices.Reverse(evs)
+			body, err := json.Marshal(evs)
+			require.NoError(t, err)
+			resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+			resp.Header.Del("Content-Length")
+			return resp, nil
+		})
+		logs := newCapture()
+		c := memClient(t, srv, WithHTTPClient(&http.Client{Transport: reverse}), WithLogger(slog.New(logs)))
+		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), &Query{PerPage: 40}, BackfillOptions{Since: t0, Until: t0.Add(9 * time.Second), Parallel: 3}), map[string]int{}))
+		assert.Contains(t, logs.text(), "out of @timestamp order")
 	})
 }
 
