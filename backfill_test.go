@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,16 +24,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// memClient is a client of srv through its in-memory transport; inside a
-// synctest bubble every wait it makes is on the bubble's clock.
-func memClient(t *testing.T, srv *auditlogtest.Server, opts ...Option) *Client {
-	t.Helper()
-	c, err := NewClient(append([]Option{WithBaseURL(srv.URL()), WithToken(srv.Token()),
-		WithHTTPClient(srv.Client()), WithLogger(testLogger)}, opts...)...)
-	require.NoError(t, err)
-	return c
-}
 
 // quiet keeps a client's logs out of the suite's capture, for the runs of
 // thousands of requests (the leak scan reads the capture; these runs add
@@ -89,6 +80,12 @@ func exactlyOnce(t *testing.T, want map[string]time.Time, got map[string]int) {
 	assert.Empty(t, missing, "events not delivered (of %d)", len(want))
 	assert.Empty(t, extra, "events outside the range delivered")
 	assert.Empty(t, dups, "events delivered more than once")
+}
+
+// pageRequests is srv's request log without GET /rate_limit (which a
+// client starting warm sends first): the audit-log pages asked for.
+func pageRequests(srv *auditlogtest.Server) []auditlogtest.Request {
+	return slices.DeleteFunc(srv.Requests(), func(r auditlogtest.Request) bool { return !strings.HasSuffix(r.Path, "/audit-log") })
 }
 
 // budgetRun is what the fake's request log says of a run against a scaled
@@ -181,7 +178,7 @@ func TestBackfillUsesTheWholeBudget(t *testing.T) {
 				tc.faults.Latency = latency
 				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(events, 11),
 					auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, limit, window), auditlogtest.WithFaults(tc.faults))
-				c := memClient(t, srv, quiet)
+				c := memClient(t, srv, nil, quiet)
 				until := time.Now()
 				since := until.Add(-31 * 24 * time.Hour)
 				want := rangeIDs(t, srv, since, until)
@@ -201,7 +198,7 @@ func TestBackfillUsesTheWholeBudget(t *testing.T) {
 				}
 				require.NoError(t, err)
 				exactlyOnce(t, want, got)
-				run := measureBudget(srv.Requests(), window, limit)
+				run := measureBudget(pageRequests(srv), window, limit)
 				t.Logf("%d events; %d requests served, %d refused, %d injected refusals, in %v: %d full windows, utilisation %.1f%%",
 					len(got), run.served, run.refused, run.injected, run.elapsed, run.windows, 100*run.utilisation)
 				assert.Zero(t, run.refused, "refusals other than the injected ones")
@@ -253,7 +250,7 @@ func TestBackfillKeepsWorkersBusy(t *testing.T) {
 				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(evs...),
 					auditlogtest.WithoutRateLimits(), auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
 				want := rangeIDs(t, srv, day, day.Add(24*time.Hour))
-				b := memClient(t, srv, quiet).Backfill(srv.Enterprise(), nil, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: parallel})
+				b := memClient(t, srv, nil, quiet).Backfill(srv.Enterprise(), nil, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: parallel})
 				b.noSteal = !steal
 				done, stopped := make(chan struct{}), make(chan struct{})
 				var samples, idleSlots int
@@ -280,7 +277,7 @@ func TestBackfillKeepsWorkersBusy(t *testing.T) {
 				elapsed := time.Since(start)
 				exactlyOnce(t, want, got)
 				share := float64(idleSlots) / float64(samples*parallel)
-				t.Logf("%d events in %v of fake time, %d requests; idle share %.1f%%", len(got), elapsed, len(srv.Requests()), 100*share)
+				t.Logf("%d events in %v of fake time, %d requests; idle share %.1f%%", len(got), elapsed, len(pageRequests(srv)), 100*share)
 				mu.Lock()
 				idle[steal] = share
 				mu.Unlock()
@@ -309,13 +306,13 @@ func TestBackfillSplitsSlicesThatTimeOut(t *testing.T) {
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(skewedEvents(day, 6000, 3)...),
 			auditlogtest.WithSearchTimeout(auditlogtest.SearchTimeout{MaxEvents: maxEvents, MaxSpan: maxSpan}))
 		want := rangeIDs(t, srv, day, day.Add(24*time.Hour))
-		b := memClient(t, srv).Backfill(srv.Enterprise(), nil, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: 4})
+		b := memClient(t, srv, nil).Backfill(srv.Enterprise(), nil, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: 4})
 		got := map[string]int{}
 		require.NoError(t, drain(t.Context(), b, got))
 		exactlyOnce(t, want, got)
 		assert.True(t, b.Checkpoint().Done())
 		timeouts, served := 0, 0
-		for _, r := range srv.Requests() {
+		for _, r := range pageRequests(srv) {
 			switch r.Status {
 			case http.StatusGatewayTimeout:
 				timeouts++
@@ -355,7 +352,7 @@ func TestBackfillAtTheFloor(t *testing.T) {
 			auditlogtest.WithSearchTimeout(auditlogtest.SearchTimeout{MaxEvents: 200}))
 		since, until := t0, t0.Add(400*time.Minute)
 		want := rangeIDs(t, slow, since, until)
-		b := memClient(t, slow).Backfill(slow.Enterprise(), nil, BackfillOptions{Since: since, Until: until, Parallel: 2})
+		b := memClient(t, slow, nil).Backfill(slow.Enterprise(), nil, BackfillOptions{Since: since, Until: until, Parallel: 2})
 		got := map[string]int{}
 		err = drain(t.Context(), b, got)
 		var ae *APIError
@@ -364,7 +361,7 @@ func TestBackfillAtTheFloor(t *testing.T) {
 		cp := b.Checkpoint()
 		require.False(t, cp.Done())
 		var perPage []string
-		for _, r := range slow.Requests() {
+		for _, r := range pageRequests(slow) {
 			if q := r.Query(); r.Status == http.StatusGatewayTimeout && q.Get("phrase") == "created:2024-03-04T13:30:30Z..2024-03-04T13:30:31Z" {
 				perPage = append(perPage, q.Get("per_page"))
 			}
@@ -379,7 +376,7 @@ func TestBackfillAtTheFloor(t *testing.T) {
 		require.NoError(t, err)
 		var from BackfillCheckpoint
 		require.NoError(t, json.Unmarshal(raw, &from))
-		require.NoError(t, drain(t.Context(), memClient(t, fast).Backfill(fast.Enterprise(), nil, BackfillOptions{From: from, Parallel: 2}), got))
+		require.NoError(t, drain(t.Context(), memClient(t, fast, nil).Backfill(fast.Enterprise(), nil, BackfillOptions{From: from, Parallel: 2}), got))
 		exactlyOnce(t, want, got)
 	})
 }
@@ -424,7 +421,7 @@ func TestBackfillBoundaries(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithDataset(data))
-				c := memClient(t, srv)
+				c := memClient(t, srv, nil)
 				want := rangeIDs(t, srv, since, until)
 				require.Len(t, want, 9*6+130+250, "the range holds its start and not its end")
 				q := &Query{PerPage: 30}
@@ -477,7 +474,7 @@ func TestBackfillCheckpointWhileRanging(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(3000, 5),
 			auditlogtest.WithFaults(auditlogtest.Faults{Latency: 200 * time.Millisecond}))
-		c := memClient(t, srv)
+		c := memClient(t, srv, nil)
 		until := time.Now()
 		since := until.Add(-30 * 24 * time.Hour)
 		want := rangeIDs(t, srv, since, until)
@@ -557,7 +554,7 @@ func TestBackfillCheckpointJSON(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0)...))
-		c := memClient(t, srv)
+		c := memClient(t, srv, nil)
 		q := &Query{Phrase: "action:repo", PerPage: 50}
 		b := c.Backfill(srv.Enterprise(), q, BackfillOptions{Since: t0, Until: t0.Add(9 * time.Second), Parallel: 3})
 		start := b.Checkpoint()
@@ -632,7 +629,7 @@ func TestBackfillInputErrors(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener())
-		c := memClient(t, srv)
+		c := memClient(t, srv, nil)
 		t0 := time.Now().Add(-time.Hour)
 		ok := BackfillOptions{Since: t0, Until: t0.Add(time.Minute)}
 		long := make([]byte, maxPhraseLen-20)
@@ -686,7 +683,7 @@ func TestBackfillRangesOnceAtATime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(2000, 9),
 			auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
-		c := memClient(t, srv)
+		c := memClient(t, srv, nil)
 		until := time.Now()
 		since := until.Add(-30 * 24 * time.Hour)
 		want := rangeIDs(t, srv, since, until)
@@ -754,14 +751,14 @@ func TestBackfillStaysWithinSecondaryLimits(t *testing.T) {
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(11000, 13),
 			auditlogtest.WithoutRateLimits(), auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
 		counter := &inFlight{base: srv.Transport()}
-		c := memClient(t, srv, WithHTTPClient(&http.Client{Transport: counter}), quiet)
+		c := memClient(t, srv, nil, WithHTTPClient(&http.Client{Transport: counter}), quiet)
 		until := time.Now()
 		since := until.Add(-30 * 24 * time.Hour)
 		b := c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll, PerPage: 10}, BackfillOptions{Since: since, Until: until, Parallel: MaxBackfillParallel})
 		got := map[string]int{}
 		require.NoError(t, drain(t.Context(), b, got))
 		exactlyOnce(t, rangeIDs(t, srv, since, until), got)
-		reqs := srv.Requests()
+		reqs := pageRequests(srv)
 		busiest := 0
 		for i, j := 0, 0; i < len(reqs); i++ {
 			for reqs[i].Time.Sub(reqs[j].Time) >= time.Minute {
@@ -793,7 +790,7 @@ func TestBackfillIgnoresWhatASliceDoesNotOwn(t *testing.T) {
 			r.URL.RawQuery = q.Encode()
 			return base.RoundTrip(r)
 		})
-		c := memClient(t, srv, WithHTTPClient(&http.Client{Transport: dropPhrase}))
+		c := memClient(t, srv, nil, WithHTTPClient(&http.Client{Transport: dropPhrase}))
 		since, until := t0.Add(2*time.Second), t0.Add(7*time.Second)
 		got := map[string]int{}
 		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), &Query{PerPage: 40}, BackfillOptions{Since: since, Until: until, Parallel: 5}), got))
@@ -812,7 +809,7 @@ func TestBackfillWarnsWhenOrderIsBroken(t *testing.T) {
 		base := srv.Transport()
 		reverse := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			resp, err := base.RoundTrip(r)
-			if err != nil || resp.StatusCode != http.StatusOK {
+			if err != nil || resp.StatusCode != http.StatusOK || !strings.HasSuffix(r.URL.Path, "/audit-log") {
 				return resp, err
 			}
 			var evs []json.RawMessage
@@ -825,7 +822,7 @@ func TestBackfillWarnsWhenOrderIsBroken(t *testing.T) {
 			return resp, nil
 		})
 		logs := newCapture()
-		c := memClient(t, srv, WithHTTPClient(&http.Client{Transport: reverse}), WithLogger(slog.New(logs)))
+		c := memClient(t, srv, logs, WithHTTPClient(&http.Client{Transport: reverse}))
 		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), &Query{PerPage: 40}, BackfillOptions{Since: t0, Until: t0.Add(9 * time.Second), Parallel: 3}), map[string]int{}))
 		assert.Contains(t, logs.text(), "out of @timestamp order")
 	})
@@ -838,7 +835,7 @@ func TestBackfillIntersectsTheCallersRange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0)...))
-		c := memClient(t, srv)
+		c := memClient(t, srv, nil)
 		q := &Query{Phrase: "action:repo created:2024-03-04T12:00:03Z..2024-03-04T12:00:04Z"}
 		got := map[string]int{}
 		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), q, BackfillOptions{Since: t0, Until: t0.Add(9 * time.Second), Parallel: 9}), got))
@@ -846,7 +843,7 @@ func TestBackfillIntersectsTheCallersRange(t *testing.T) {
 		want := rangeIDs(t, srv, t0.Add(3*time.Second), t0.Add(4*time.Second+time.Millisecond))
 		exactlyOnce(t, want, got)
 		phrases := map[string]bool{}
-		for _, r := range srv.Requests() {
+		for _, r := range pageRequests(srv) {
 			phrases[r.Query().Get("phrase")] = true
 		}
 		assert.Equal(t, map[string]bool{
@@ -862,14 +859,14 @@ func TestBackfillOnEnterpriseServer(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1500, 4))
-		c := memClient(t, srv)
+		c := memClient(t, srv, nil)
 		until := time.Now()
 		since := until.Add(-30 * 24 * time.Hour)
 		got := map[string]int{}
 		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll, PerPage: 40}, BackfillOptions{Since: since, Until: until, Parallel: 4}), got))
 		exactlyOnce(t, rangeIDs(t, srv, since, until), got)
 		pages := 0
-		for _, r := range srv.Requests() {
+		for _, r := range pageRequests(srv) {
 			if r.Query().Get("page") != "" {
 				pages++
 			}
@@ -889,7 +886,7 @@ func TestBackfillHandsOverToFollow(t *testing.T) {
 		const lookBack = time.Minute
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(1500, 8),
 			auditlogtest.WithFaults(auditlogtest.Faults{Latency: 500 * time.Millisecond}))
-		c := memClient(t, srv)
+		c := memClient(t, srv, nil)
 		start := time.Now()
 		// Arrivals: one event every 2 s from 5 minutes before the start to
 		// 5 minutes after it, each visible at its time or, one in three,
@@ -1094,7 +1091,7 @@ func BenchmarkBackfill(b *testing.B) {
 							}
 						}
 						require.Equal(t, events, delivered)
-						run = measureBudget(srv.Requests(), window, limit)
+						run = measureBudget(pageRequests(srv), window, limit)
 					})
 				}
 				requests := run.served + run.refused

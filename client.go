@@ -90,6 +90,8 @@ type settings struct {
 	attemptTimeout    time.Duration
 
 	streamKeyTTL time.Duration
+	hooks        Hooks
+	coldStart    bool // WithoutWarmStart
 }
 
 // WithToken authenticates every request with a personal access token
@@ -267,7 +269,8 @@ func WithRateLimits(limits map[string]RateLimit) Option {
 // returns at once: a [*RateLimitError] saying when to come back, or the last
 // transient error. The time spent in the attempts themselves is bounded by
 // [WithAttemptTimeout]: one call takes at most MaxWait plus MaxAttempts
-// attempt timeouts.
+// attempt timeouts, and a Client's first call on a resource up to 10 s more
+// for the warm start (see [Seeder]).
 func WithMaxWait(d time.Duration) Option {
 	return func(s *settings) error {
 		if d < 0 {
@@ -339,6 +342,8 @@ type Client struct {
 	attemptTimeout    time.Duration
 	backoff           backoff
 	skew              skewClock // GitHub's clock against ours, from Date headers
+	hooks             Hooks
+	warm              *warmStart // see ratelimit_warm.go
 
 	// baseHint says why the base URL may be wrong for its host ("" when it
 	// looks right), for a 404 before the base URL has ever answered.
@@ -415,6 +420,8 @@ func NewClient(opts ...Option) (*Client, error) {
 		streamMaxAttempts: s.streamMaxAttempts,
 		attemptTimeout:    s.attemptTimeout,
 		backoff:           defaultBackoff,
+		hooks:             s.hooks,
+		warm:              &warmStart{seeder: seederOf(limiter, s.coldStart)},
 		baseHint:          baseURLHint(s.baseURL),
 	}, nil
 }
@@ -612,6 +619,10 @@ type call struct {
 	query    url.Values // nil for none
 	body     any        // marshalled to JSON once; nil for none
 	resource string     // rate-limit resource the call is charged to
+	// free: charged to no budget (GET /rate_limit), so neither paced nor
+	// settled with the limiter, and sent once; a refusal still holds
+	// resource.
+	free bool
 	// secrets are plaintexts the request carries in some form (sealed, say);
 	// the pipeline scrubs them, and the token, from what the server sends back.
 	secrets []string
@@ -652,13 +663,23 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 		target.RawQuery = cl.query.Encode()
 	}
 	st := &callState{call: cl, path: target.Path, start: time.Now(), maxAttempts: c.maxAttempts}
-	if cl.resource == ResourceAuditLogStreaming {
+	switch {
+	case cl.free:
+		st.maxAttempts = 1
+	case cl.resource == ResourceAuditLogStreaming:
 		st.maxAttempts = c.streamMaxAttempts
+	}
+	if !cl.free {
+		if err := c.warmUp(ctx, cl); err != nil {
+			return nil, err
+		}
 	}
 	reached := false // an attempt that failed may have been carried out by the server
 	for attempt := 1; ; attempt++ {
-		if err := c.pace(ctx, st); err != nil {
-			return nil, err
+		if !cl.free {
+			if err := c.pace(ctx, st); err != nil {
+				return nil, err
+			}
 		}
 		resp, err := c.send(ctx, st, target, payload)
 		if err == nil {
@@ -680,10 +701,15 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 		c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: retrying",
 			slog.String("method", cl.method), slog.String("path", target.Path),
 			slog.Int("attempt", attempt), slog.Int("max_attempts", st.maxAttempts),
-			slog.Duration("after", delay), slog.String("reason", reason), slog.String("error", err.Error()))
+			slog.Duration("after", delay), slog.String("reason", string(reason)), slog.String("error", err.Error()))
+		if c.hooks.OnRetry != nil {
+			c.hooks.OnRetry(RetryInfo{Method: cl.method, Path: target.Path, Resource: cl.resource,
+				Attempt: attempt, MaxAttempts: st.maxAttempts, Reason: reason, After: delay, Err: err})
+		}
 		var ne *NetworkError
-		reached = reached || (reason == reasonTransient && !(errors.As(err, &ne) && notSent(ne)))
-		if delay > 0 && reason == reasonTransient {
+		reached = reached || (reason == ReasonTransient && !(errors.As(err, &ne) && notSent(ne)))
+		if delay > 0 && reason == ReasonTransient {
+			c.waitStarts(st, reason, time.Now(), delay)
 			if err := sleep(ctx, delay); err != nil {
 				return nil, err
 			}
@@ -708,7 +734,7 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	at := &attempt{}
 	req, err := http.NewRequestWithContext(context.WithValue(actx, attemptKey{}, at), cl.method, target.String(), body)
 	if err != nil {
-		c.limiter.Release(cl.resource, time.Now())
+		c.release(cl)
 		return nil, fmt.Errorf("auditlog: building request: %w", err)
 	}
 	req.Header.Set("Accept", "application/vnd.github+json")
@@ -721,7 +747,7 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	httpResp, err := c.hc.Do(req)
 	sc := scrubber{secrets: append(at.tokens, cl.secrets...)}
 	if err != nil {
-		c.limiter.Release(cl.resource, time.Now())
+		c.release(cl)
 		var te *tokenError
 		if errors.As(err, &te) {
 			return nil, te
@@ -770,6 +796,13 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	c.answered.Store(true)
 	resp.body = raw
 	return resp, nil
+}
+
+// release settles the reservation of an attempt that got no response.
+func (c *Client) release(cl *call) {
+	if !cl.free {
+		c.limiter.Release(cl.resource, time.Now())
+	}
 }
 
 // readBody reads at most limit+1 bytes of a body whose announced length is

@@ -194,11 +194,15 @@ func TestTokenSource(t *testing.T) {
 		seen = append(seen, r.Header.Get("Authorization"))
 		fmt.Fprint(w, `[]`)
 	})
+	mux.HandleFunc("GET /rate_limit", func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, "warm start: "+r.Header.Get("Authorization"))
+		http.NotFound(w, r)
+	})
 	for range 2 {
 		_, err := c.AuditLog(context.Background(), "e", nil)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, []string{"Bearer ghp_rotating1", "Bearer ghp_rotating2"}, seen)
+	assert.Equal(t, []string{"warm start: Bearer ghp_rotating1", "Bearer ghp_rotating2", "Bearer ghp_rotating3"}, seen)
 
 	boom := errors.New("vault sealed")
 	c2, _, _ := setup(t, WithTokenSource(TokenFunc(func(context.Context) (string, error) { return "", boom })))
@@ -218,7 +222,9 @@ func TestTokenNeverLogged(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// One attempt: this test is about classification; retries are covered in retry_test.go.
 	c, mux, _ := setup(t, WithLogger(logger), WithMaxAttempts(1))
-	status := []int{200, 401, 403, 404, 422, 429, 500}
+	// 429 goes last: a refusal without timing headers holds the client's
+	// budget for a minute (issue 13), which would stall the calls after it.
+	status := []int{200, 401, 403, 404, 422, 500, 429}
 	for _, st := range status {
 		mux.HandleFunc(fmt.Sprintf("GET /enterprises/e%d/audit-log", st), func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-GitHub-Request-Id", "REQ-1")

@@ -90,8 +90,12 @@
 // the Date header), so a walk uses the whole budget without being refused; a
 // server that reports no limit (GitHub Enterprise Server as shipped) is not
 // paced. Clients sharing a token should share one Budget: see [NewBudget]
-// and [WithLimiter]; [Client.Rate] shows what is left. When GitHub still
-// refuses, every caller of the Limiter holds back for what GitHub asks
+// and [WithLimiter]; [Client.Rate] shows what is left. A Client starts warm:
+// before its first request on a resource it asks GET /rate_limit, which
+// costs no budget, what its token has left, so a process restarted in a
+// spent window waits for the reset instead of being refused (see [Seeder]
+// and [WithoutWarmStart]). When GitHub still refuses, every caller of the
+// Limiter holds back for what GitHub asks
 // (retry-after; else until x-ratelimit-reset when remaining is 0; else at
 // least a minute, doubling), and the call retries after it; network errors,
 // truncated bodies, attempts past [WithAttemptTimeout] and 500/502/503/504
@@ -101,4 +105,12 @@
 // never made. No call waits longer than [WithMaxWait] in total or past its
 // context's deadline: it returns at once a [*RateLimitError] saying when to
 // come back, or the last transient error.
+//
+// # Seeing waits and retries
+//
+// [WithHooks] gives the pipeline functions to call as a wait or a retry
+// starts ([WaitInfo], [RetryInfo], with a typed [Reason]) and as GitHub
+// reports a budget, for a progress bar ("waiting for the audit-log budget
+// until 06:47") or metrics, without reading log records; see
+// ExampleWithHooks. They run in the calling goroutine and must not block.
 package auditlog

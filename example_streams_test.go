@@ -70,13 +70,16 @@ func ExampleClient_UpdateStream() {
 	fmt.Println(s.StreamType, s.StreamDetails, s.Enabled)
 	fmt.Println("GitHub unsealed:", srv.StreamSecrets(s.ID)["encrypted_token"])
 
-	// The stream key was fetched once for both calls (15 requests an hour).
+	// The stream key was fetched once for both calls (15 requests an hour),
+	// after the warm start asked what is left of them (GET /rate_limit,
+	// which spends none).
 	for _, r := range srv.Requests() {
 		fmt.Println(r.Method, strings.TrimPrefix(r.Path, "/enterprises/"+ent), r.Status)
 	}
 	// Output:
 	// Datadog EU1 true
 	// GitHub unsealed: new-api-key
+	// GET /rate_limit 200
 	// GET /audit-log/stream-key 200
 	// POST /audit-log/streams 200
 	// PUT /audit-log/streams/1 200

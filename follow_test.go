@@ -457,6 +457,9 @@ func TestFollowMergesCreated(t *testing.T) {
 	}
 	assert.Equal(t, []string{"e2", "e3"}, got, "since 15m, before 35m")
 	for _, r := range srv.Requests() {
+		if r.Path == auditlogtest.PathRateLimit {
+			continue // the warm start
+		}
 		q, err := url.ParseQuery(r.RawQuery)
 		require.NoError(t, err)
 		assert.Equal(t, 1, strings.Count(q.Get("phrase"), "created:"), q.Get("phrase"))
@@ -483,7 +486,7 @@ func TestFollowCancelDuringWait(t *testing.T) {
 		}
 		done <- time.Now()
 	}()
-	require.Eventually(t, func() bool { return len(srv.Requests()) == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return auditLogRequests(srv) == 1 }, 5*time.Second, time.Millisecond)
 	time.Sleep(5 * time.Millisecond) // into the hour-long wait
 	cancelled := time.Now()
 	cancel()
@@ -493,7 +496,7 @@ func TestFollowCancelDuringWait(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Follow did not return after its context was cancelled")
 	}
-	assert.Len(t, srv.Requests(), 1, "no request after cancel")
+	assert.Equal(t, 1, auditLogRequests(srv), "no request after cancel")
 }
 
 func TestFollowRejectsBadOptions(t *testing.T) {

@@ -145,7 +145,9 @@ var hostileCases = []hostileCase{
 				fmt.Fprintf(w, `{"message":"API rate limit exceeded for %s."}`, jsonEscapeAll(tok))
 			}
 		},
-		options: func(*hostile) []Option { return []Option{WithMaxWait(0)} },
+		// The refusal must reach the call itself, not GET /rate_limit (whose
+		// refusal would hold the call back before it is sent).
+		options: func(*hostile) []Option { return []Option{WithMaxWait(0), WithoutWarmStart()} },
 		check: func(t *testing.T, _ *hostile, err error) {
 			var rl *RateLimitError
 			require.ErrorAs(t, err, &rl)
@@ -490,6 +492,56 @@ var hostileCases = []hostileCase{
 			assert.NotContains(t, h.logs.text(), "forged")
 		},
 	},
+	// 19: the warm start's GET /rate_limit is answered by the same hostile
+	// server; it can delay the first call by its bound at most, and hold
+	// the resource no longer than any response can.
+	{
+		name: "GET /rate_limit echoes the token and claims nothing is left until 2100", item: "19",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/rate_limit" {
+					fmt.Fprint(w, `[]`)
+					return
+				}
+				w.Header().Set("X-GitHub-Request-Id", bearer(r))
+				fmt.Fprintf(w, `{"resources":{"audit_log":{"limit":1750,"used":1750,"remaining":0,"reset":4102444800,"resource":%q}},"message":%q}`,
+					bearer(r), bearer(r))
+			}
+		},
+		options: func(*hostile) []Option { return []Option{WithMaxWait(0)} },
+		check: func(t *testing.T, h *hostile, err error) {
+			var rl *RateLimitError
+			require.ErrorAs(t, err, &rl)
+			assert.Zero(t, rl.StatusCode, "sent")
+			assert.WithinDuration(t, time.Now().Add(maxHold), rl.RetryAt(), 5*time.Second, "the reset was not bounded")
+			assert.Contains(t, h.logs.text(), "clamped")
+		},
+	},
+	{
+		name: "GET /rate_limit never answers", item: "19",
+		serve: func(*hostile) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/rate_limit" {
+					<-r.Context().Done()
+					return
+				}
+				fmt.Fprint(w, `[]`)
+			}
+		},
+		options: func(*hostile) []Option { return []Option{WithAttemptTimeout(time.Second)} },
+		call: func(ctx context.Context, h *hostile) error {
+			start := time.Now()
+			_, err := h.c.AuditLog(ctx, "e", nil)
+			if d := time.Since(start); d > 5*time.Second {
+				return fmt.Errorf("the first call took %v", d)
+			}
+			return err
+		},
+		check: func(t *testing.T, h *hostile, err error) {
+			require.NoError(t, err)
+			assert.Contains(t, h.logs.text(), "starting cold resource=audit_log why=out of time")
+		},
+	},
 }
 
 func TestHostileServer(t *testing.T) {
@@ -508,7 +560,13 @@ func TestHostileServer(t *testing.T) {
 			t.Cleanup(h.other.Close)
 			h.otherURL = strings.Replace(h.other.URL, "127.0.0.1", "localhost", 1)
 
-			opts := []Option{WithBaseURL(h.api.URL), WithToken(testToken), WithLogger(slog.New(h.logs))}
+			// What the hooks are handed is checked for leaks with the logs.
+			hooks := Hooks{
+				OnWait:  func(w WaitInfo) { h.logs.record(fmt.Sprintf("hook wait %+v", w)) },
+				OnRetry: func(r RetryInfo) { h.logs.record(fmt.Sprintf("hook retry %+v: %v", r, r.Err)) },
+				OnRate:  func(res string, r Rate) { h.logs.record(fmt.Sprintf("hook rate %s %+v", res, r)) },
+			}
+			opts := []Option{WithBaseURL(h.api.URL), WithToken(testToken), WithLogger(slog.New(h.logs)), WithHooks(hooks)}
 			if tc.options != nil {
 				opts = append(opts, tc.options(h)...)
 			}

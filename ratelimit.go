@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 )
 
@@ -77,7 +78,9 @@ func headerInt(h http.Header, key string) int {
 // so every Client that sends the same token from the same host should share
 // one Limiter (see [NewBudget] and [WithLimiter]).
 //
-// Implementations must be safe for concurrent use. The pipeline settles each
+// A Limiter that also implements [Seeder] can be told the budget before the
+// first response (the warm start). Implementations must be safe for
+// concurrent use. The pipeline settles each
 // successful Reserve exactly once, with Observe or Release for the same
 // resource. Every time it gets from a response (a Rate's Reset, a Pause's
 // until) is already on the local clock, converted through the response's
@@ -179,6 +182,7 @@ type Budget struct {
 	configured map[string]bool      // resources whose limit the caller gave; read-only
 	mu         sync.Mutex
 	res        map[string]*bucket
+	seeds      singleflight.Group // one warm start at a time per resource
 }
 
 // bucket is the state of one resource, guarded by Budget.mu.
@@ -280,6 +284,11 @@ func (b *Budget) Observe(resource string, now time.Time, r Rate) {
 	if bk.inflight > 0 {
 		bk.inflight--
 	}
+	b.learnLocked(resource, bk, now, r)
+}
+
+// learnLocked takes in a budget the server reported for resource at now.
+func (b *Budget) learnLocked(resource string, bk *bucket, now time.Time, r Rate) {
 	if !r.Known() {
 		// A success without rate headers: the server enforces no limit.
 		if !b.configured[resource] {

@@ -113,10 +113,11 @@ func servedWithinBudget(t *testing.T, reqs []auditlogtest.Request, window time.D
 }
 
 // windowCounts counts the requests the server let through (2xx) and refused
-// with 403/429 in each window of length w since synctestEpoch.
+// with 403/429 in each window of length w since synctestEpoch, among those
+// counted against a budget (not GET /rate_limit).
 func windowCounts(reqs []auditlogtest.Request, w time.Duration) (served map[int]int, refused int) {
 	served = map[int]int{}
-	for _, r := range reqs {
+	for _, r := range budgeted(reqs) {
 		switch {
 		case r.Status >= 200 && r.Status < 300:
 			served[int(r.Time.Sub(synctestEpoch)/w)]++
@@ -125,6 +126,17 @@ func windowCounts(reqs []auditlogtest.Request, w time.Duration) (served map[int]
 		}
 	}
 	return served, refused
+}
+
+// budgeted returns the requests a budget counts: all but GET /rate_limit.
+func budgeted(reqs []auditlogtest.Request) []auditlogtest.Request {
+	var out []auditlogtest.Request
+	for _, r := range reqs {
+		if r.Resource != "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // TestWalkUsesTheWholeBudget walks the log continuously for five windows of
@@ -373,7 +385,8 @@ func TestRefusalPausesSharedBudget(t *testing.T) {
 				patient := f.client(t, WithLimiter(b))
 				hasty := f.client(t, WithLimiter(b), WithMaxWait(2*time.Second))
 
-				f.Script(auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: retryAfter}, 1)
+				require.NoError(t, f.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog},
+					Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: retryAfter}}))
 				ctx := t.Context()
 				if tc.deadline > 0 {
 					var cancel context.CancelFunc
@@ -399,7 +412,7 @@ func TestRefusalPausesSharedBudget(t *testing.T) {
 				// One that may wait is sent when GitHub said, not before.
 				_, err = patient.AuditLog(t.Context(), f.Enterprise(), nil)
 				require.NoError(t, err)
-				reqs := f.settledRequests()
+				reqs := budgeted(f.settledRequests())
 				require.Len(t, reqs, 2)
 				assert.Equal(t, retryAfter, reqs[1].Time.Sub(reqs[0].Time))
 			})
@@ -446,7 +459,7 @@ func TestClockSkew(t *testing.T) {
 				ids, err := walk(t.Context(), c, f.Enterprise(), 10)
 				require.NoError(t, err)
 				assert.Len(t, ids, 700)
-				reqs := f.settledRequests()
+				reqs := budgeted(f.settledRequests())
 				_, refused := windowCounts(reqs, window)
 				assert.Zero(t, refused, "requests refused")
 				// Windows on GitHub's clock: each starts with the first request
@@ -476,7 +489,7 @@ func TestClockSkew(t *testing.T) {
 				f.Script(auditlogtest.Fault{Kind: auditlogtest.FaultPrimary403}, 1)
 				_, err = c.AuditLog(t.Context(), f.Enterprise(), nil)
 				require.NoError(t, err)
-				reqs := f.settledRequests()
+				reqs := budgeted(f.settledRequests())
 				_, refused := windowCounts(reqs, window)
 				assert.Equal(t, 1, refused, "refused again after the first refusal")
 				require.Len(t, reqs, 3)
@@ -514,7 +527,9 @@ func TestClientRate(t *testing.T) {
 			r, ok = c.Rate(ResourceAuditLogStreaming)
 			require.True(t, ok)
 			assert.Equal(t, Rate{Limit: 15, Remaining: 14, Used: 1, Reset: reset, Resource: ResourceAuditLogStreaming}, r)
-			assert.Len(t, f.settledRequests(), 2, "Rate sent a request")
+			reqs := f.settledRequests()
+			assert.Len(t, budgeted(reqs), 2, "Rate sent a request")
+			assert.Len(t, reqs, 4, "one GET /rate_limit before the first request on each resource")
 		})
 	})
 	t.Run("no limits", func(t *testing.T) {

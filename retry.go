@@ -83,7 +83,8 @@ type callState struct {
 	maxAttempts int           // of this call's resource
 	waited      time.Duration // total slept so far, bounded by MaxWait
 	bare        int           // secondary refusals without timing headers so far
-	why         string        // the reason of the next budget wait, for logs
+	why         Reason        // the reason of the next budget wait ("" for ReasonBudget)
+	heldUntil   time.Time     // the end of the hold the last refusal set
 }
 
 // allowance is how much longer this call may wait: what is left of MaxWait,
@@ -104,8 +105,10 @@ func (c *Client) pace(ctx context.Context, st *callState) error {
 	wait, err := c.limiter.Reserve(cl.resource, now, c.allowance(ctx, st, now))
 	why := st.why
 	st.why = ""
-	if why == "" {
-		why = "budget"
+	if why == "" || (err == nil && now.Add(wait).After(st.heldUntil)) {
+		// Nothing refused this call, or its wait outlasts what the refusal
+		// asked for: the budget is what it waits for.
+		why = ReasonBudget
 	}
 	if err != nil {
 		var rl *RateLimitError
@@ -117,7 +120,7 @@ func (c *Client) pace(ctx context.Context, st *callState) error {
 		}
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: budget exhausted; not waiting past the bound",
 			slog.String("method", cl.method), slog.String("path", st.path),
-			slog.String("resource", cl.resource), slog.String("why", why),
+			slog.String("resource", cl.resource), slog.String("why", string(why)),
 			slog.Duration("would_wait", durationOf(rl)), slog.Duration("waited", st.waited),
 			slog.Duration("max_wait", c.maxWait))
 		return err
@@ -127,7 +130,8 @@ func (c *Client) pace(ctx context.Context, st *callState) error {
 	}
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: waiting for budget",
 		slog.String("method", cl.method), slog.String("path", st.path),
-		slog.String("resource", cl.resource), slog.String("why", why), slog.Duration("wait", wait))
+		slog.String("resource", cl.resource), slog.String("why", string(why)), slog.Duration("wait", wait))
+	c.waitStarts(st, why, now, wait)
 	if err := sleep(ctx, wait); err != nil {
 		// The reservation is not used: settle it.
 		c.limiter.Release(cl.resource, time.Now())
@@ -153,26 +157,49 @@ func durationOf(rl *RateLimitError) time.Duration {
 func (c *Client) observe(ctx context.Context, cl *call, resp *response, sent time.Time) Rate {
 	r := parseRate(resp.header)
 	resp.skew = c.skew.observe(resp.header.Get("Date"), sent, resp.received)
-	if !r.Reset.IsZero() {
-		r.Reset = r.Reset.Add(-resp.skew)
-		if bound := resp.received.Add(maxHold); r.Reset.After(bound) {
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: x-ratelimit-reset more than a window ahead; clamped",
-				slog.String("resource", cl.resource), slog.Time("reported", r.Reset), slog.Time("clamped_to", bound))
-			r.Reset = bound
-		}
+	if cl.free {
+		// GET /rate_limit: its headers are another resource's (core), and
+		// it holds no reservation; only its Date is of use.
+		return r
 	}
+	r.Reset = c.localReset(ctx, cl.resource, r.Reset, resp)
 	switch {
 	case r.Known():
 		c.limiter.Observe(cl.resource, resp.received, r)
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: budget",
 			slog.String("resource", cl.resource), slog.String("reported_resource", r.Resource),
 			slog.Int("limit", r.Limit), slog.Int("remaining", r.Remaining), slog.Time("reset", r.Reset))
+		c.rateReported(cl.resource, r)
 	case resp.status >= 200 && resp.status < 300 && !hasRateHeaders(resp.header):
 		c.limiter.Observe(cl.resource, resp.received, r)
+		c.rateReported(cl.resource, r)
 	default:
 		c.limiter.Release(cl.resource, resp.received)
 	}
 	return r
+}
+
+// localReset converts a reset time GitHub reported in resp (zero for none)
+// to the local clock through the skew the Date headers show, and bounds it
+// to maxHold after the response arrived, logging what it clamped.
+func (c *Client) localReset(ctx context.Context, resource string, reset time.Time, resp *response) time.Time {
+	if reset.IsZero() {
+		return reset
+	}
+	reset = reset.Add(-resp.skew)
+	if bound := resp.received.Add(maxHold); reset.After(bound) {
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: rate-limit reset more than a window ahead; clamped",
+			slog.String("resource", resource), slog.Time("reported", reset), slog.Time("clamped_to", bound))
+		reset = bound
+	}
+	return reset
+}
+
+// rateReported hands a budget GitHub reported for resource to the hooks.
+func (c *Client) rateReported(resource string, r Rate) {
+	if c.hooks.OnRate != nil {
+		c.hooks.OnRate(resource, r)
+	}
 }
 
 // hold applies a rate-limit refusal GitHub sent, whatever the call does
@@ -187,23 +214,14 @@ func (c *Client) hold(ctx context.Context, st *callState, rl *RateLimitError, no
 		wait = maxHold
 	}
 	rl.retryAt = now.Add(wait)
-	st.why = reason
+	st.why, st.heldUntil = reason, rl.retryAt
 	c.limiter.Pause(st.call.resource, rl.retryAt)
 	c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: rate limited by GitHub; holding the resource",
 		slog.String("method", st.call.method), slog.String("path", st.path),
 		slog.String("resource", st.call.resource), slog.Int("status", rl.StatusCode),
-		slog.Bool("secondary", rl.Secondary), slog.String("reason", reason),
+		slog.Bool("secondary", rl.Secondary), slog.String("reason", string(reason)),
 		slog.Duration("wait", wait), slog.Time("until", rl.retryAt), slog.String("request_id", rl.RequestID))
 }
-
-// Retry reasons, for logs.
-const (
-	reasonRetryAfter  = "rate limited: retry-after"
-	reasonReset       = "rate limited: remaining 0, wait for reset"
-	reasonSecondary   = "secondary rate limit without retry-after: exponential wait"
-	reasonPrimaryBare = "primary rate limit without reset: exponential wait"
-	reasonTransient   = "transient failure: backoff with jitter"
-)
 
 // retryAfter decides whether a failed attempt is sent again, after how long
 // and why. A rate-limit refusal is retried for any method (GitHub did not
@@ -212,7 +230,7 @@ const (
 // failure is retried only when the request is safe to repeat. Nothing is
 // retried past the call's MaxAttempts, and a wait that would go past MaxWait
 // or the context's deadline is not started: the error is returned at once.
-func (c *Client) retryAfter(ctx context.Context, st *callState, attempt int, err error) (time.Duration, string, bool) {
+func (c *Client) retryAfter(ctx context.Context, st *callState, attempt int, err error) (time.Duration, Reason, bool) {
 	if attempt >= st.maxAttempts {
 		return 0, "", false
 	}
@@ -233,7 +251,7 @@ func (c *Client) retryAfter(ctx context.Context, st *callState, attempt int, err
 	if wait > left {
 		return 0, "", false
 	}
-	return wait, reasonTransient, true
+	return wait, ReasonTransient, true
 }
 
 // rateLimitWait is the wait GitHub's documentation asks for after a refusal,
@@ -241,21 +259,21 @@ func (c *Client) retryAfter(ctx context.Context, st *callState, attempt int, err
 // least a minute, doubling with each such refusal of the call. When a
 // refusal carries both retry-after and remaining 0, the later of the two
 // applies: a retry before the reset would be refused again.
-func rateLimitWait(rl *RateLimitError, now time.Time, st *callState) (time.Duration, string) {
+func rateLimitWait(rl *RateLimitError, now time.Time, st *callState) (time.Duration, Reason) {
+	reason := ReasonPrimaryLimit
+	if rl.Secondary {
+		reason = ReasonSecondaryLimit
+	}
 	spent := rl.Remaining == 0 && !rl.Reset.IsZero()
 	switch {
 	case rl.RetryAfter > 0 && spent:
-		return max(rl.RetryAfter, rl.Reset.Sub(now)), reasonRetryAfter
+		return max(rl.RetryAfter, rl.Reset.Sub(now)), reason
 	case rl.RetryAfter > 0:
-		return rl.RetryAfter, reasonRetryAfter
+		return rl.RetryAfter, reason
 	case spent:
-		return max(rl.Reset.Sub(now), primaryMinWait), reasonReset
+		return max(rl.Reset.Sub(now), primaryMinWait), reason
 	}
 	st.bare++
-	reason := reasonSecondary
-	if !rl.Secondary {
-		reason = reasonPrimaryBare
-	}
 	return secondaryMinWait << min(st.bare-1, 10), reason
 }
 

@@ -37,8 +37,10 @@ func scripted(t *testing.T, answers []func() (*http.Response, error), opts ...Op
 		}
 		return resp, err
 	})
+	// The answers are the call's attempts: no GET /rate_limit before them
+	// (the warm start has tests of its own).
 	c, err := NewClient(append([]Option{WithBaseURL("https://api.github.com"), WithToken(testToken),
-		WithHTTPClient(&http.Client{Transport: rt})}, opts...)...)
+		WithHTTPClient(&http.Client{Transport: rt}), WithoutWarmStart()}, opts...)...)
 	require.NoError(t, err)
 	return c, &sent
 }
@@ -286,8 +288,8 @@ func TestRetryLogs(t *testing.T) {
 		logs := buf.String()
 		assert.NotContains(t, logs, testToken)
 		assert.Contains(t, logs, `"msg":"auditlog: retrying"`)
-		assert.Contains(t, logs, `"reason":"`+reasonRetryAfter+`"`)
-		assert.Contains(t, logs, `"reason":"`+reasonTransient+`"`)
+		assert.Contains(t, logs, `"reason":"`+string(ReasonSecondaryLimit)+`"`)
+		assert.Contains(t, logs, `"reason":"`+string(ReasonTransient)+`"`)
 		assert.Contains(t, logs, `"msg":"auditlog: waiting for budget"`)
 		assert.Contains(t, logs, `"wait":3000000000`)
 		assert.Contains(t, logs, `"attempt":2`)
@@ -295,19 +297,29 @@ func TestRetryLogs(t *testing.T) {
 }
 
 // TestTokenSourceErrorNotRetried: a failing token source is final.
+// With the warm start, the source is asked once for GET /rate_limit and once
+// for the call: neither is retried.
 func TestTokenSourceErrorNotRetried(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int64
-	c, err := NewClient(WithTokenSource(TokenFunc(func(context.Context) (string, error) {
-		calls.Add(1)
-		return "", errors.New("vault down")
-	})), WithHTTPClient(&http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
-		return ok200()
-	})}))
-	require.NoError(t, err)
-	_, err = c.AuditLog(t.Context(), "e", nil)
-	require.Error(t, err)
-	assert.Equal(t, int64(1), calls.Load())
+	for _, tc := range []struct {
+		name  string
+		opts  []Option
+		calls int64
+	}{{"cold", []Option{WithoutWarmStart()}, 1}, {"warm", nil, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int64
+			c, err := NewClient(append([]Option{WithTokenSource(TokenFunc(func(context.Context) (string, error) {
+				calls.Add(1)
+				return "", errors.New("vault down")
+			})), WithHTTPClient(&http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+				return ok200()
+			})})}, tc.opts...)...)
+			require.NoError(t, err)
+			_, err = c.AuditLog(t.Context(), "e", nil)
+			require.ErrorContains(t, err, "vault down")
+			assert.Equal(t, tc.calls, calls.Load())
+		})
+	}
 }
 
 // TestRetryAtWhenGitHubSaysNothing: a secondary limit without retry-after
@@ -452,7 +464,9 @@ func TestAttemptTimeout(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				var sent atomic.Int64
-				c, err := NewClient(append([]Option{WithToken(testToken), WithMaxWait(time.Second),
+				// The call's attempts alone (TestWarmStartSilentServer bounds
+				// the warm start's).
+				c, err := NewClient(append([]Option{WithToken(testToken), WithMaxWait(time.Second), WithoutWarmStart(),
 					WithMaxAttempts(tc.attempts), WithHTTPClient(&http.Client{Transport: roundTripFunc(
 						func(r *http.Request) (*http.Response, error) { sent.Add(1); return tc.rt(r) })})}, tc.opts...)...)
 				require.NoError(t, err)

@@ -59,18 +59,17 @@ func (s *Server) AddEventsAt(at time.Time, events ...json.RawMessage) error {
 	for _, ev := range parsed {
 		s.added[ev.id] = true
 	}
-	// The dataset may be shared with other servers: merge into a new slice.
-	slices.SortFunc(parsed, compareEvents)
-	merged := make([]*event, 0, len(s.events)+len(parsed))
-	old := s.events
-	for len(old) > 0 && len(parsed) > 0 {
-		if compareEvents(old[0], parsed[0]) < 0 {
-			merged, old = append(merged, old[0]), old[1:]
-		} else {
-			merged, parsed = append(merged, parsed[0]), parsed[1:]
-		}
+	// The dataset may be shared with other servers: copy it once, then
+	// insert in place. A tail test adds a few recent events at a time, so
+	// each insert moves only the short run of events after it.
+	if !s.ownEvents {
+		s.events, s.ownEvents = slices.Clone(s.events), true
 	}
-	s.events = append(append(merged, old...), parsed...)
+	slices.SortFunc(parsed, compareEvents)
+	for _, ev := range parsed {
+		k, _ := slices.BinarySearchFunc(s.events, ev, compareEvents)
+		s.events = slices.Insert(s.events, k, ev)
+	}
 	return nil
 }
 

@@ -94,7 +94,9 @@ func TestTokenExpiresMidWalk(t *testing.T) {
 	assert.Equal(t, 200, n)
 	resp, _ := get(t, s, "/enterprises/avocado-corp/audit-log")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "it stays revoked")
-	assert.Equal(t, "revoke_token", s.Requests()[2].Fault)
+	walked, err := s.WaitRequests(t.Context(), auditlogtest.Match{Path: auditlogtest.PathAuditLog}, 3)
+	require.NoError(t, err)
+	assert.Equal(t, "revoke_token", walked[2].Fault)
 }
 
 func TestEnterpriseServerMode(t *testing.T) {

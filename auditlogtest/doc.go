@@ -56,6 +56,10 @@
 // [Server.PendingFaults] and [Server.ClearFaults] show and drop what has not
 // fired. [WithFaults] adds faults at random rates, drawn from the seed.
 //
+// The SDK's Client asks GET /rate_limit before its first request on a
+// resource (its warm start): a Rule with no Path, or a count of every
+// request, sees that request too; aim rules at the endpoint's path.
+//
 // [Server.Requests] lists the requests in arrival order, each with a
 // sequence number, its headers (Authorization redacted), its status and the
 // X-GitHub-Request-Id the response carried (the one an SDK error reports);
@@ -81,6 +85,7 @@
 //   - GET, POST /enterprises/{enterprise}/audit-log/streams
 //   - GET, PUT, DELETE /enterprises/{enterprise}/audit-log/streams/{id}
 //     (these five use resource audit_log_streaming)
+//   - GET /rate_limit ([PathRateLimit]), counted against no resource
 //
 // {enterprise} is the slug or the numeric ID. Anything else is 404.
 //
@@ -101,6 +106,14 @@
 //     An exhausted budget answers 403 with "API rate limit exceeded for user
 //     ID 1...". Refusals do not consume budget. [WithoutRateLimits] turns
 //     this off: no headers, no refusals.
+//   - GET /rate_limit reports the token's current window of each resource
+//     (audit_log, audit_log_streaming, any other given to [WithRateLimit],
+//     and core) as {"resources": {name: {limit, used, remaining, reset,
+//     resource}}}, the same windows its requests are counted in, read
+//     without opening or spending one; under API version 2022-11-28 the
+//     deprecated "rate" object (core's) too, which 2026-03-10 drops. Its
+//     x-ratelimit-* headers are core's. With rate limiting off it is 404
+//     "Rate limiting is not enabled.". It is logged under no resource.
 //   - A classic token's scopes: the audit log needs read:audit_log, the
 //     stream endpoints admin:enterprise ([WithScopes]); routed responses
 //     carry X-OAuth-Scopes and X-Accepted-OAuth-Scopes.
@@ -170,6 +183,12 @@
 //   - Stream ids that are not positive integers are 404 before rate
 //     accounting; unknown integer ids are 404 after it (they consume budget).
 //   - An unknown method on a known path is 404, as GitHub does.
+//   - GET /rate_limit with no window running reports the whole limit and a
+//     reset one window from now. It needs a token, like every endpoint of
+//     the fake (GitHub answers an unauthenticated one with the address's
+//     own limits, which the fake does not model) and no scope. A
+//     secondary-limit fault refuses it; the primary kinds do not apply to
+//     it (GitHub counts it against no primary limit) and it is answered.
 //
 // # Faults
 //

@@ -77,7 +77,8 @@ func ExampleServer_Inject() {
 	for _, err := range c.Pages(context.Background(), srv.Enterprise(), &auditlog.Query{PerPage: 100}) {
 		var apiErr *auditlog.APIError
 		if errors.As(err, &apiErr) {
-			logged := srv.Requests()[pages]
+			reqs := srv.Requests() // the SDK's warm start (GET /rate_limit), then the pages
+			logged := reqs[len(reqs)-1]
 			fmt.Println("page", pages+1, "failed:", apiErr.StatusCode, "logged as", logged.Status, logged.Fault)
 			fmt.Println("same request ID:", apiErr.RequestID == logged.RequestID)
 			break

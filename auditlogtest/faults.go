@@ -196,6 +196,7 @@ const (
 	PathStreamKey = "/enterprises/{enterprise}/audit-log/stream-key"
 	PathStreams   = "/enterprises/{enterprise}/audit-log/streams"
 	PathStream    = "/enterprises/{enterprise}/audit-log/streams/{id}"
+	PathRateLimit = "/rate_limit"
 )
 
 // Match selects requests. The zero Match selects every request.

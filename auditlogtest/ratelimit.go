@@ -1,10 +1,17 @@
 package auditlogtest
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
+
+// resourceCore is the bucket of GitHub's REST endpoints that have none of
+// their own (5,000 an hour for a personal access token). The fake serves no
+// endpoint of it, but GET /rate_limit reports it, as GitHub does.
+const resourceCore = "core"
 
 type budgetKey struct{ token, resource string }
 
@@ -70,4 +77,63 @@ func (s *Server) Budget(token, resource string) (limit, remaining, used int, res
 		return l, l, 0, time.Time{}
 	}
 	return b.limit, max(b.limit-b.used, 0), b.used, b.reset
+}
+
+// viewLocked is the window of (token, resource) as a request would find it
+// at now, without opening one: when none is running, the whole limit and a
+// reset one window from now.
+func (s *Server) viewLocked(token, resource string, now time.Time) budget {
+	if b := s.budgets[budgetKey{token, resource}]; b != nil && now.Before(b.reset) {
+		return *b
+	}
+	l := s.limitFor(resource)
+	return budget{limit: l.limit, start: now, reset: now.Add(l.window), off: s.cfg.noRateLimits}
+}
+
+// rateStatus is one entry of GET /rate_limit's resources.
+type rateStatus struct {
+	Limit     int    `json:"limit"`
+	Used      int    `json:"used"`
+	Remaining int    `json:"remaining"`
+	Reset     int64  `json:"reset"`
+	Resource  string `json:"resource"`
+}
+
+// rateLimitLocked answers GET /rate_limit for token: each resource's
+// current window, the one its requests are counted in, read without
+// opening or spending it. With rate limiting off it is 404, as on GitHub
+// Enterprise Server. An injected secondary limit refuses it; the primary
+// kinds do not apply (GitHub counts it against no primary limit) and it is
+// answered.
+func (s *Server) rateLimitLocked(tok, version string, f Fault, hasFault bool, reqID string) *response {
+	now := s.now()
+	core := s.viewLocked(tok, resourceCore, now)
+	if hasFault {
+		switch f.Kind {
+		case FaultSecondary403, FaultSecondary429, FaultSecondaryBare:
+			r := secondaryRefusal(f, reqID)
+			if f.Kind != FaultSecondaryBare {
+				core.setHeaders(r.header, resourceCore)
+			}
+			return r
+		}
+	}
+	if s.cfg.noRateLimits {
+		return errorResponse(http.StatusNotFound, "Rate limiting is not enabled.", docsRateLimit)
+	}
+	resources := map[string]rateStatus{}
+	for _, res := range append(slices.Sorted(maps.Keys(s.cfg.limits)), resourceCore) {
+		b := s.viewLocked(tok, res, now)
+		resources[res] = rateStatus{Limit: b.limit, Used: b.used, Remaining: max(b.limit-b.used, 0),
+			Reset: b.resetEpoch(), Resource: res}
+	}
+	body := map[string]any{"resources": resources}
+	if version == "2022-11-28" {
+		body["rate"] = resources[resourceCore] // deprecated; 2026-03-10 drops it
+	}
+	r := jsonResponse(http.StatusOK, body)
+	core.setHeaders(r.header, resourceCore)
+	r.header.Set("X-GitHub-Api-Version-Selected", version)
+	r.header.Set("X-GitHub-Media-Type", "github.v3; format=json")
+	return r
 }

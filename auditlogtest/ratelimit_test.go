@@ -1,6 +1,7 @@
 package auditlogtest_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -243,4 +244,128 @@ func TestLatencyDelaysTheAnswerNotTheCount(t *testing.T) {
 		assert.Equal(t, "1", resp.Header.Get("X-Ratelimit-Used"))
 		assert.Equal(t, strconv.FormatInt(start.Add(21*time.Second).Unix(), 10), resp.Header.Get("X-Ratelimit-Reset"))
 	})
+}
+
+// rateLimitBody is GET /rate_limit's answer.
+type rateLimitBody struct {
+	Resources map[string]map[string]any `json:"resources"`
+	Rate      map[string]any            `json:"rate"`
+}
+
+// TestRateLimitEndpoint: GET /rate_limit reports each resource's window as
+// its requests are counted in it, per token, and is counted against none.
+func TestRateLimitEndpoint(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	clk.Advance(300 * time.Millisecond) // reset rounds up, as in the headers
+	s := auditlogtest.NewServer(auditlogtest.WithClock(clk.Now), auditlogtest.WithToken("tok-a", "tok-b"),
+		auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, 3, time.Minute), auditlogtest.WithGeneratedEvents(3, 1))
+	t.Cleanup(s.Close)
+	status := func(token, version string) (*http.Response, rateLimitBody) {
+		t.Helper()
+		resp, raw := get(t, s, "/rate_limit", "Authorization", "Bearer "+token, "X-GitHub-Api-Version", version)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(raw))
+		var b rateLimitBody
+		require.NoError(t, json.Unmarshal(raw, &b))
+		return resp, b
+	}
+	entry := func(limit, used int, reset time.Time, resource string) map[string]any {
+		sec := reset.Unix()
+		if reset.Nanosecond() > 0 {
+			sec++
+		}
+		return map[string]any{"limit": float64(limit), "used": float64(used), "remaining": float64(limit - used),
+			"reset": float64(sec), "resource": resource}
+	}
+
+	// No window running: the whole limit, a reset one window from now.
+	resp, b := status("tok-a", "2022-11-28")
+	now := clk.Now()
+	assert.Equal(t, entry(3, 0, now.Add(time.Minute), "audit_log"), b.Resources["audit_log"])
+	assert.Equal(t, entry(15, 0, now.Add(time.Hour), "audit_log_streaming"), b.Resources["audit_log_streaming"])
+	assert.Equal(t, entry(5000, 0, now.Add(time.Hour), "core"), b.Resources["core"])
+	assert.Equal(t, b.Resources["core"], b.Rate, "2022-11-28 keeps the deprecated rate object")
+	assert.Equal(t, "core", resp.Header.Get("X-Ratelimit-Resource"), "its headers are core's")
+	_, _, _, reset := s.Budget("tok-a", "audit_log")
+	assert.True(t, reset.IsZero(), "reading the budget opens no window")
+
+	// Two requests: the window the requests opened, as the headers say it.
+	for range 2 {
+		r, _ := get(t, s, "/enterprises/avocado-corp/audit-log", "Authorization", "Bearer tok-a")
+		require.Equal(t, http.StatusOK, r.StatusCode)
+	}
+	opened := clk.Now()
+	clk.Advance(10 * time.Second)
+	for range 3 {
+		_, b = status("tok-a", "2026-03-10")
+		assert.Equal(t, entry(3, 2, opened.Add(time.Minute), "audit_log"), b.Resources["audit_log"], "counted against nothing")
+		assert.Nil(t, b.Rate, "2026-03-10 drops the rate object")
+	}
+	r, _ := get(t, s, "/enterprises/avocado-corp/audit-log", "Authorization", "Bearer tok-a")
+	assert.Equal(t, "0", r.Header.Get("X-Ratelimit-Remaining"), "the third request is the last of the window")
+	_, b = status("tok-b", "2026-03-10")
+	assert.Equal(t, float64(3), b.Resources["audit_log"]["remaining"], "another token, another budget")
+
+	// In the request log, under no resource.
+	reqs := s.Requests()
+	n := 0
+	for _, rq := range reqs {
+		if rq.Path == "/rate_limit" {
+			n++
+			assert.Empty(t, rq.Resource)
+			assert.Equal(t, http.StatusOK, rq.Status)
+		}
+	}
+	assert.Equal(t, 5, n)
+	assert.Equal(t, 5, s.Count(auditlogtest.Match{Method: "GET", Path: auditlogtest.PathRateLimit}))
+
+	// It needs a token, like every endpoint of the fake.
+	r, _ = get(t, s, "/rate_limit", "Authorization", "")
+	assert.Equal(t, http.StatusUnauthorized, r.StatusCode)
+	r, _ = do(t, s, http.MethodPost, "/rate_limit", "{}")
+	assert.Equal(t, http.StatusNotFound, r.StatusCode)
+}
+
+// TestRateLimitEndpointOff: with rate limiting off (GitHub Enterprise Server
+// as shipped) GET /rate_limit is 404; under /api/v3 when it is on.
+func TestRateLimitEndpointOff(t *testing.T) {
+	t.Parallel()
+	ghes := auditlogtest.NewServer(auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(3, 1))
+	t.Cleanup(ghes.Close)
+	resp, body := get(t, ghes, "/rate_limit")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, "Rate limiting is not enabled.", decodeErr(t, body).Message)
+	assertRateHeaders(t, resp.Header, false)
+
+	on := auditlogtest.NewServer(auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(3, 1),
+		auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, 100, time.Hour))
+	t.Cleanup(on.Close)
+	resp, body = get(t, on, "/rate_limit")
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	var b rateLimitBody
+	require.NoError(t, json.Unmarshal(body, &b))
+	assert.Equal(t, float64(100), b.Resources["audit_log"]["limit"])
+	assert.Equal(t, auditlogtest.EnterpriseServerVersion, resp.Header.Get("X-GitHub-Enterprise-Version"))
+}
+
+// TestRateLimitEndpointFaults: a secondary limit refuses GET /rate_limit;
+// the primary kinds do not apply to it.
+func TestRateLimitEndpointFaults(t *testing.T) {
+	t.Parallel()
+	s := auditlogtest.NewServer(auditlogtest.WithGeneratedEvents(3, 1))
+	t.Cleanup(s.Close)
+	m := auditlogtest.Match{Path: auditlogtest.PathRateLimit}
+	require.NoError(t, s.Inject(
+		auditlogtest.Rule{Match: m, Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary429, RetryAfter: time.Minute}},
+		auditlogtest.Rule{Match: m, Nth: 2, Fault: auditlogtest.Fault{Kind: auditlogtest.FaultPrimary403}},
+	))
+	resp, body := get(t, s, "/rate_limit")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "60", resp.Header.Get("Retry-After"))
+	assert.Contains(t, decodeErr(t, body).Message, "secondary rate limit")
+	resp, _ = get(t, s, "/rate_limit")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Empty(t, s.PendingFaults())
+	resp, _ = get(t, s, "/enterprises/avocado-corp/audit-log")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the primary fault aimed at /rate_limit spent nothing")
 }

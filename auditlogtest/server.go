@@ -29,6 +29,7 @@ const (
 	docsCreate     = "https://docs.github.com/rest/enterprise-admin/audit-log#create-an-audit-log-streaming-configuration-for-an-enterprise"
 	docsUpdate     = "https://docs.github.com/rest/enterprise-admin/audit-log#update-an-existing-audit-log-stream-configuration"
 	docsScopes     = "https://docs.github.com/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps"
+	docsRateLimit  = "https://docs.github.com/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user"
 
 	defaultAPIVersion = "2022-11-28"
 	contentTypeJSON   = "application/json; charset=utf-8"
@@ -57,6 +58,7 @@ type Server struct {
 	sleepers  map[uint64]context.CancelFunc // requests waiting in an injected latency
 	data      *Dataset                      // shared, never modified
 	events    []*event                      // data's events plus added ones, sorted ascending
+	ownEvents bool                          // events is this server's copy, not data's shared slice
 	added     map[string]bool
 	rng       *rand.Rand
 	seq       uint64 // requests received
@@ -587,6 +589,12 @@ func (s *Server) process(r *http.Request, seq uint64) outcome {
 		return answer()
 	}
 	out.resource = rt.resource
+	if rt.kind == routeRateLimit {
+		s.mu.Lock()
+		out.resp = s.rateLimitLocked(tok, version, f, hasFault, reqID)
+		s.mu.Unlock()
+		return answer()
+	}
 	var body []byte
 	if r.Method == http.MethodPost || r.Method == http.MethodPut {
 		var err error
@@ -633,13 +641,8 @@ func (s *Server) accountLocked(r *http.Request, rt route, tok, version, reqID st
 			shown.setHeaders(resp.header, rt.resource)
 			return resp
 		case FaultSecondary403, FaultSecondary429, FaultSecondaryBare:
-			status := http.StatusForbidden
-			if f.Kind == FaultSecondary429 {
-				status = http.StatusTooManyRequests
-			}
-			resp = errorResponse(status, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID "+reqID+".", docsSecondary)
+			resp = secondaryRefusal(f, reqID)
 			if f.Kind != FaultSecondaryBare {
-				resp.header.Set("Retry-After", strconv.Itoa(retryAfterSeconds(f.RetryAfter)))
 				b.setHeaders(resp.header, rt.resource)
 			}
 			return resp
@@ -659,6 +662,21 @@ func (s *Server) accountLocked(r *http.Request, rt route, tok, version, reqID st
 	return resp
 }
 
+// secondaryRefusal is GitHub's answer to a request past a secondary limit:
+// 403 (429 for FaultSecondary429) with its message and, but for
+// FaultSecondaryBare, retry-after.
+func secondaryRefusal(f Fault, reqID string) *response {
+	status := http.StatusForbidden
+	if f.Kind == FaultSecondary429 {
+		status = http.StatusTooManyRequests
+	}
+	r := errorResponse(status, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID "+reqID+".", docsSecondary)
+	if f.Kind != FaultSecondaryBare {
+		r.header.Set("Retry-After", strconv.Itoa(retryAfterSeconds(f.RetryAfter)))
+	}
+	return r
+}
+
 func primaryRefusal(tooMany bool, reqID string) *response {
 	status := http.StatusForbidden
 	if tooMany {
@@ -674,6 +692,7 @@ const (
 	routeStreamKey
 	routeStreams
 	routeStream
+	routeRateLimit // GET /rate_limit: no resource, counted against none
 )
 
 type route struct {
@@ -690,6 +709,12 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		if p, ok = strings.CutPrefix(p, "/api/v3"); !ok {
 			return route{}, false
 		}
+	}
+	if p == PathRateLimit {
+		if r.Method == http.MethodGet {
+			return route{kind: routeRateLimit}, true
+		}
+		return route{}, false
 	}
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	if len(parts) < 3 || parts[0] != "enterprises" || parts[2] != "audit-log" {

@@ -280,12 +280,14 @@ func TestManyFakesWithFaultsInBubbles(t *testing.T) {
 func TestSDKErrorCarriesTheLoggedRequestID(t *testing.T) {
 	t.Parallel()
 	srv := auditlogtest.New(t, auditlogtest.WithoutListener())
-	require.NoError(t, srv.Inject(auditlogtest.Rule{Fault: auditlogtest.Fault{Kind: auditlogtest.FaultResponse,
+	pages := auditlogtest.Match{Path: auditlogtest.PathAuditLog}
+	require.NoError(t, srv.Inject(auditlogtest.Rule{Match: pages, Fault: auditlogtest.Fault{Kind: auditlogtest.FaultResponse,
 		Status: http.StatusUnprocessableEntity, Body: `{"message":"Validation Failed","documentation_url":"https://docs.github.com/rest"}`}}))
 	_, err := sdk(t, srv, auditlog.WithMaxAttempts(1)).AuditLog(t.Context(), srv.Enterprise(), nil)
 	var apiErr *auditlog.APIError
 	require.True(t, errors.As(err, &apiErr), "%v", err)
-	reqs := srv.Requests()
+	reqs, err := srv.WaitRequests(t.Context(), pages, 1)
+	require.NoError(t, err)
 	require.Len(t, reqs, 1)
 	assert.Equal(t, reqs[0].RequestID, apiErr.RequestID)
 	assert.NotEmpty(t, apiErr.RequestID)

@@ -25,7 +25,12 @@
 //     settle; each claim expires ([WithClaimTTL]) so that a process that
 //     crashed does not hold budget for longer;
 //   - pauses: a secondary limit or a retry-after met by one process holds
-//     every process until GitHub's time.
+//     every process until GitHub's time;
+//   - the warm start ([auditlog.Seeder]): a process that starts while the
+//     fleet knows nothing of the budget asks GitHub (GET /rate_limit) before
+//     its first request, and what GitHub says holds for every process. One
+//     process asks per window, whatever the number starting at once: the
+//     first takes a lease in Redis, and the others wait for its answer.
 //
 // Each process's clock may differ from the others': times are sent to Redis
 // as offsets from the caller's now, and converted back the same way.
@@ -196,7 +201,10 @@ func optionError(option, reason string) error {
 	return &auditlog.InputError{Field: option, Reason: reason}
 }
 
-var _ auditlog.Limiter = (*Limiter)(nil)
+var (
+	_ auditlog.Limiter = (*Limiter)(nil)
+	_ auditlog.Seeder  = (*Limiter)(nil)
+)
 
 // Limiter is an [auditlog.Limiter] shared by every process that uses the
 // same Redis and key. Create one with [New] and give it to each Client
@@ -416,16 +424,7 @@ func (l *Limiter) Observe(resource string, now time.Time, r auditlog.Rate) {
 	l.mu.Lock()
 	l.nolimit[resource] = !r.Known() && !l.configured[resource] && !l.last[resource].reset.After(now)
 	l.mu.Unlock()
-	if r.Known() && !r.Reset.IsZero() && now.Before(r.Reset) {
-		l.mu.Lock()
-		s := seen{limit: r.Limit, remaining: r.Remaining, reset: r.Reset}
-		if old := l.last[resource]; old.reset.After(now) && absDuration(old.reset.Sub(r.Reset)) <= tol {
-			// The same window: keep the lowest count, as Redis does.
-			s.remaining = min(s.remaining, old.remaining)
-		}
-		l.last[resource] = s
-		l.mu.Unlock()
-	}
+	l.remember(resource, now, r)
 	// The fallback sees every report, so it knows the window when it takes
 	// over; it settles the claims it made.
 	l.fallback.Observe(resource, now, l.scaleRate(r))
@@ -446,6 +445,23 @@ func (l *Limiter) Observe(resource string, now time.Time, r auditlog.Rate) {
 	_, err := l.eval(observeScript, resource, id, known, r.Limit, r.Remaining, resetOff,
 		micros(lim.Per), emission, lim.Burst, burst, micros(tol))
 	l.done(err, false)
+}
+
+// remember keeps a report with a window as this process's last, to seed a
+// Redis that lost its state.
+func (l *Limiter) remember(resource string, now time.Time, r auditlog.Rate) {
+	if !r.Known() || r.Reset.IsZero() || !now.Before(r.Reset) {
+		return
+	}
+	tol := min(maxTolerance, l.limitFor(resource).Per/2)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := seen{limit: r.Limit, remaining: r.Remaining, reset: r.Reset}
+	if old := l.last[resource]; old.reset.After(now) && absDuration(old.reset.Sub(r.Reset)) <= tol {
+		// The same window: keep the lowest count, as Redis does.
+		s.remaining = min(s.remaining, old.remaining)
+	}
+	l.last[resource] = s
 }
 
 func absDuration(d time.Duration) time.Duration {
@@ -489,6 +505,98 @@ func (l *Limiter) Pause(resource string, until time.Time) {
 	emission, burst := l.paceArgs(resource)
 	_, err := l.eval(pauseScript, resource, micros(time.Until(until)), emission, burst)
 	l.done(err, probe)
+}
+
+// maxSeedLease bounds how long one process may hold the warm start of a
+// resource before another may take it over: a Client's warm start lasts at
+// most 10 s (its context's deadline, which is used when it is sooner).
+const maxSeedLease = 10 * time.Second
+
+// Seed implements [auditlog.Seeder] for the whole fleet: the first process
+// to find that the fleet knows nothing of resource's budget takes a lease
+// in Redis, asks GitHub (fetch) and records the answer there, where every
+// process finds it (State then reports it known to all of them); the
+// processes that start meanwhile wait for that answer rather than asking
+// GitHub too. So N processes starting at once send one GET /rate_limit per
+// window, not N. A seed that taught nothing (GitHub did not say, or gave no
+// window) is not tried again by any process for a window's length, and
+// none is tried while a Pause holds the resource. While Redis is
+// unavailable the process seeds its fallback (a share of what GitHub said).
+// It returns when the fleet knows the budget, when it gave up, or when ctx
+// ends.
+func (l *Limiter) Seed(ctx context.Context, resource string, fetch func(context.Context) (auditlog.Rate, time.Time, error)) {
+	configured := 0
+	if l.configured[resource] {
+		configured = 1
+	}
+	lease := maxSeedLease
+	if dl, ok := ctx.Deadline(); ok {
+		lease = min(lease, max(time.Until(dl), time.Millisecond))
+	}
+	for poll := 5 * time.Millisecond; ; poll = min(2*poll, 100*time.Millisecond) {
+		use, probe := l.useRedis()
+		if !use {
+			l.seedLocal(ctx, resource, fetch)
+			return
+		}
+		v, err := l.eval(seedClaimScript, resource, l.id, micros(lease), configured)
+		l.done(err, probe)
+		if err != nil || len(v) == 0 {
+			l.seedLocal(ctx, resource, fetch)
+			return
+		}
+		switch v[0] {
+		case 1, 3: // known, or not to be fetched
+			return
+		case 2: // ours to fetch
+			l.seedFleet(ctx, resource, fetch)
+			return
+		}
+		if len(v) > 1 && v[1] > 0 {
+			poll = min(poll, time.Duration(v[1])*time.Millisecond)
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// seedFleet asks GitHub for resource's budget on the fleet's behalf (this
+// process holds the lease) and records it in Redis, or that there was
+// nothing to learn.
+func (l *Limiter) seedFleet(ctx context.Context, resource string, fetch func(context.Context) (auditlog.Rate, time.Time, error)) {
+	lim := l.limitFor(resource)
+	r, now, err := fetch(ctx)
+	if err != nil || !r.Known() || r.Reset.IsZero() || !now.Before(r.Reset) {
+		_, err := l.eval(seedDoneScript, resource, lim.Per.Milliseconds())
+		l.done(err, false)
+		return
+	}
+	l.remember(resource, now, r)
+	l.fallback.Seed(ctx, resource, func(context.Context) (auditlog.Rate, time.Time, error) {
+		return l.scaleRate(r), now, nil
+	})
+	emission, burst := l.paceArgs(resource)
+	_, err = l.eval(seedScript, resource, "", 1, r.Limit, r.Remaining, micros(r.Reset.Sub(now)),
+		micros(lim.Per), emission, lim.Burst, burst, micros(min(maxTolerance, lim.Per/2)))
+	l.done(err, false)
+}
+
+// seedLocal seeds the fallback, while Redis is unavailable, with a share of
+// what GitHub says.
+func (l *Limiter) seedLocal(ctx context.Context, resource string, fetch func(context.Context) (auditlog.Rate, time.Time, error)) {
+	l.fallback.Seed(ctx, resource, func(ctx context.Context) (auditlog.Rate, time.Time, error) {
+		r, now, err := fetch(ctx)
+		if err != nil {
+			return r, now, err
+		}
+		l.remember(resource, now, r)
+		return l.scaleRate(r), now, nil
+	})
 }
 
 // State returns the budget of resource as the fleet knows it at now: the

@@ -2,11 +2,12 @@ package redisbudget
 
 import "github.com/redis/go-redis/v9"
 
-// bucketKeys names the Redis keys of one budget: a hash holding its state
-// and a sorted set holding the claims in flight. Both start with the same
-// hash tag (prefix and resource in braces), so a Redis Cluster keeps them
-// in one slot, as a script needs, and spreads the budgets of different
-// prefixes over the cluster.
+// bucketKeys names the Redis keys of one budget: a hash holding its state,
+// a sorted set holding the claims in flight, and the lease of the warm
+// start (which process asks GitHub for the budget, see seedClaimScript).
+// All start with the same hash tag (prefix and resource in braces), so a
+// Redis Cluster keeps them in one slot, as a script needs, and spreads the
+// budgets of different prefixes over the cluster.
 //
 // A budget is keyed by resource. GitHub also counts the audit-log budget
 // per entity path (each organization's audit log apart from the
@@ -14,7 +15,7 @@ import "github.com/redis/go-redis/v9"
 // only.
 func bucketKeys(prefix, resource string) []string {
 	base := "{" + prefix + ":" + resource + "}"
-	return []string{base, base + ":claims"}
+	return []string{base, base + ":claims", base + ":seed"}
 }
 
 // The scripts share one prologue: the clock is the Redis server's (TIME),
@@ -122,7 +123,9 @@ return {1, math.ceil(wait)}
 // window, configured emission interval, configured burst (0: the reported
 // limit), effective configured burst, largest conversion error tolerated
 // between two reports of one window.
-var observeScript = redis.NewScript(prologue + `
+var observeScript = redis.NewScript(prologue + observeBody)
+
+const observeBody = `
 local id, known, L, R, off = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local per, cfgT, cfgBurst, effBurst, tol = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 defaults(cfgT, effBurst)
@@ -175,7 +178,7 @@ else
 end
 save()
 return {1}
-`)
+`
 
 // releaseScript settles a claim (ARGV[1]) that got no budget information.
 // The request may have been counted by GitHub, so a live claim is taken off
@@ -206,4 +209,43 @@ var stateScript = redis.NewScript(prologue + `
 local n = redis.call('ZCARD', claims)
 if not reset then return {0, limit, -1, 0, math.max(hold - now, 0), n, nolimit} end
 return {1, limit, math.max(rem - n, 0), reset - now, math.max(hold - now, 0), n, nolimit}
+`)
+
+// The warm start: before its first request on a resource, a process that
+// knows nothing of the budget asks GitHub (GET /rate_limit). One process per
+// window does: the first to find the fleet knowing nothing takes a lease
+// (KEYS[3]), fetches, and records the answer (seedScript), which every
+// process then finds in the state; the others wait for it.
+
+// seedClaimScript decides what a process about to start does. ARGV: the
+// process's ID, the lease's length (µs), whether the limit was configured.
+// It returns {1} when the fleet knows the budget (a window is running, or
+// the server reported no limit), {2} when the caller took the lease and
+// should fetch, {3} when it should not fetch (a Pause holds the resource,
+// or a seed this window found nothing to learn), {4, ms} while another
+// process holds the lease, for ms more at most.
+var seedClaimScript = redis.NewScript(prologue + `
+local lease, id, ttl, configured = KEYS[3], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if reset or (nolimit == 1 and configured == 0) then return {1} end
+if hold > now then return {3} end
+local v = redis.call('GET', lease)
+if not v then
+  redis.call('SET', lease, id, 'PX', math.max(1, math.ceil(ttl / 1000)))
+  return {2}
+end
+if v == 'done' then return {3} end
+return {4, redis.call('PTTL', lease)}
+`)
+
+// seedScript records what GitHub reported to the process that held the
+// lease, as a response reports it but settling no claim, and drops the
+// lease. ARGV as observeScript's, with no claim ID.
+var seedScript = redis.NewScript(prologue + "redis.call('DEL', KEYS[3])\n" + observeBody)
+
+// seedDoneScript ends a warm start that taught the fleet nothing (GitHub
+// did not say, or gave no window): no process fetches again until ARGV[1]
+// (ms) has passed, a window's length.
+var seedDoneScript = redis.NewScript(`
+redis.call('SET', KEYS[3], 'done', 'PX', math.max(1, tonumber(ARGV[1])))
+return {1}
 `)
