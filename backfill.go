@@ -39,10 +39,13 @@ const (
 	MaxBackfillParallel = 32
 	// BackfillRequestsPerSecond bounds the pages a Backfill asks for, retries
 	// aside, whatever the budget allows (a GitHub Enterprise Server without
-	// rate limits allows everything): with a burst of at most
-	// MaxBackfillParallel it stays under the 900 points a minute GitHub
-	// allows REST requests (a GET costs one).
-	BackfillRequestsPerSecond = 14
+	// rate limits allows everything). A page is asked for at its pace, but
+	// sent once the Limiter lets it go, so after a hold (a secondary limit,
+	// the warm start) up to Parallel of them go at once, and Parallel more
+	// from the bucket: in any minute at most 60×13 + 2×Parallel, 844 at
+	// MaxBackfillParallel, under the 900 points a minute GitHub allows REST
+	// requests (a GET costs one).
+	BackfillRequestsPerSecond = 13
 )
 
 const (
