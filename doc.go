@@ -58,6 +58,17 @@
 // walk hands over to a tail by adding the events it delivers to a
 // [Checkpoint].
 //
+// # Backfilling a range
+//
+// [Client.Backfill] reads a range of time in slices, up to
+// [BackfillOptions].Parallel of them at once, through the same pipeline and
+// budget: when each search takes seconds it uses the whole hourly budget,
+// where a walk uses a fraction of it. Each event of the range is delivered
+// once, in no particular order across slices; [Backfill.Checkpoint] is
+// JSON (one position per slice left) and [BackfillOptions].From resumes
+// it; [Backfill.Progress] tells the share of the range done. Slices that
+// time out are split, and idle workers take over part of the busiest one.
+//
 // # Streams
 //
 // [Client.CreateStream] and [Client.UpdateStream] take a [StreamConfig] whose

@@ -147,3 +147,63 @@ func ExampleClient_Follow() {
 	// c repo.create
 	// tracked IDs: 3
 }
+
+// A backfill of a month in 4 slices at once, stopped half way and resumed
+// from its checkpoint: every event of the range once, in no particular
+// order across slices.
+func ExampleClient_Backfill() {
+	srv := auditlogtest.NewServer(auditlogtest.WithGeneratedEvents(2000, 1), auditlogtest.WithClock(fixedNow))
+	defer srv.Close()
+	c, err := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	q := &auditlog.Query{Include: auditlog.IncludeAll}
+	until := fixedNow()
+	opts := auditlog.BackfillOptions{Since: until.AddDate(0, -1, 0), Until: until, Parallel: 4}
+
+	// First run: stop after 1,200 events (a crash, a deploy...).
+	seen := map[string]int{}
+	var saved []byte // in real code: a file or a database row
+	b := c.Backfill(srv.Enterprise(), q, opts)
+	for ev, err := range b.Events(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		seen[ev.DocumentID]++ // process the event first...
+		if len(seen)%100 == 0 {
+			// ...then save the checkpoint: it covers every event yielded so far.
+			if saved, err = json.Marshal(b.Checkpoint()); err != nil {
+				log.Fatal(err)
+			}
+		}
+		if len(seen) == 1200 {
+			break
+		}
+	}
+	fmt.Printf("first run: %d events, done: %v\n", b.Progress().Events, b.Checkpoint().Done())
+
+	// Second run: resume from the checkpoint; Since and Until come with it.
+	var cp auditlog.BackfillCheckpoint
+	if err := json.Unmarshal(saved, &cp); err != nil {
+		log.Fatal(err)
+	}
+	b = c.Backfill(srv.Enterprise(), q, auditlog.BackfillOptions{From: cp, Parallel: 4})
+	for ev, err := range b.Events(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		seen[ev.DocumentID]++
+	}
+	twice := 0
+	for _, n := range seen {
+		if n > 1 {
+			twice++
+		}
+	}
+	fmt.Println("after resume:", len(seen), "events, twice:", twice, "done:", b.Checkpoint().Done())
+	// Output:
+	// first run: 1200 events, done: false
+	// after resume: 2000 events, twice: 0 done: true
+}

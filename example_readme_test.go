@@ -234,6 +234,63 @@ func TestReadmeWalk(t *testing.T) {
 	assert.NotEmpty(t, lastCP)
 }
 
+// readmeBackfill holds the parallel backfill snippet.
+func readmeBackfill(ctx context.Context, c *auditlog.Client, q *auditlog.Query, index func(auditlog.Event),
+	loadBackfill func() auditlog.BackfillCheckpoint, saveBackfill func(auditlog.BackfillCheckpoint)) error {
+	start := time.Now()
+	b := c.Backfill("avocado-corp", q, auditlog.BackfillOptions{
+		Since: start.AddDate(0, 0, -180), Until: start, Parallel: 8,
+		From: loadBackfill(), // zero at first; Since and Until are then ignored
+	})
+	for ev, err := range b.Events(ctx) {
+		if err != nil {
+			return err // after the retries and the splitting of slow slices: resume from the checkpoint
+		}
+		index(ev)
+		saveBackfill(b.Checkpoint()) // JSON; it covers ev and every event before it
+	}
+	saveBackfill(b.Checkpoint()) // the end: resuming from it sends nothing
+	return nil
+}
+
+// TestReadmeBackfill runs the backfill snippet until its context ends,
+// then again from the checkpoint it saved: every event once.
+func TestReadmeBackfill(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(3000, 12),
+			auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
+		c, err := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()), auditlog.WithHTTPClient(srv.Client()))
+		require.NoError(t, err)
+		q := &auditlog.Query{Include: auditlog.IncludeAll}
+		seen := map[string]int{}
+		var saved []byte
+		load := func() auditlog.BackfillCheckpoint {
+			var cp auditlog.BackfillCheckpoint
+			require.NoError(t, json.Unmarshal(saved, &cp))
+			return cp
+		}
+		save := func(cp auditlog.BackfillCheckpoint) {
+			var err error
+			saved, err = json.Marshal(cp)
+			require.NoError(t, err)
+		}
+		save(auditlog.BackfillCheckpoint{})
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		err = readmeBackfill(ctx, c, q, func(ev auditlog.Event) { seen[ev.DocumentID]++ }, load, save)
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.NotEmpty(t, seen)
+		require.Less(t, len(seen), 3000)
+		require.NoError(t, readmeBackfill(t.Context(), c, q, func(ev auditlog.Event) { seen[ev.DocumentID]++ }, load, save))
+		assert.Len(t, seen, 3000)
+		for id, n := range seen {
+			assert.Equal(t, 1, n, id)
+		}
+		assert.True(t, load().Done())
+	})
+}
+
 // TestMyExporter is the README's example of testing with auditlogtest.
 func TestMyExporter(t *testing.T) {
 	srv := auditlogtest.New(t, auditlogtest.WithGeneratedEvents(2000, 42)) // closed when the test ends

@@ -137,11 +137,13 @@ func includes(include string, ev *event) bool {
 }
 
 // listing is the dataset (sorted ascending) seen in listing order, with the
-// request's filter applied lazily.
+// request's filter applied lazily. Only positions [lo, hi) can match: those
+// of the events inside the phrase's created: range.
 type listing struct {
-	evs   []*event
-	desc  bool
-	match func(*event) bool
+	evs    []*event
+	desc   bool
+	match  func(*event) bool
+	lo, hi int
 }
 
 func (l listing) at(k int) *event {
@@ -151,11 +153,11 @@ func (l listing) at(k int) *event {
 	return l.evs[k]
 }
 
-// forward collects up to max matching events from listing position from on,
+// forward collects up to limit matching events from listing position from on,
 // returning them with the position of the first and just past the last.
-func (l listing) forward(from, max int) (items []*event, first, end int) {
+func (l listing) forward(from, limit int) (items []*event, first, end int) {
 	first, end = from, from
-	for k := from; k < len(l.evs) && len(items) < max; k++ {
+	for k := max(from, l.lo); k < l.hi && len(items) < limit; k++ {
 		if ev := l.at(k); l.match(ev) {
 			if len(items) == 0 {
 				first = k
@@ -167,11 +169,11 @@ func (l listing) forward(from, max int) (items []*event, first, end int) {
 	return items, first, end
 }
 
-// backward collects up to max matching events before listing position upto,
+// backward collects up to limit matching events before listing position upto,
 // in listing order.
-func (l listing) backward(upto, max int) (items []*event, first, end int) {
+func (l listing) backward(upto, limit int) (items []*event, first, end int) {
 	first, end = upto, upto
-	for k := upto - 1; k >= 0 && len(items) < max; k-- {
+	for k := min(upto, l.hi) - 1; k >= l.lo && len(items) < limit; k-- {
 		if ev := l.at(k); l.match(ev) {
 			if len(items) == 0 {
 				end = k + 1
@@ -186,7 +188,7 @@ func (l listing) backward(upto, max int) (items []*event, first, end int) {
 
 // anyIn reports whether a matching event lies in listing positions [lo, hi).
 func (l listing) anyIn(lo, hi int) bool {
-	for k := lo; k < hi; k++ {
+	for k := max(lo, l.lo); k < min(hi, l.hi); k++ {
 		if l.match(l.at(k)) {
 			return true
 		}
@@ -254,6 +256,9 @@ func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
 	if err != nil {
 		return validationFailed("phrase", err.Error())
 	}
+	if s.timesOutLocked(include, q, now) {
+		return errorResponse(s.cfg.searchTimeout.Status, timeoutMessage, docsREST)
+	}
 
 	// Parameters carried into the Link URLs, only when the request had them.
 	carry := func(v url.Values) {
@@ -284,7 +289,17 @@ func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
 	// a walk costs O(log n + page) per request even over millions of events.
 	v := listing{evs: s.events, desc: order != "asc", match: func(ev *event) bool {
 		return listed(ev, include, q, now)
-	}}
+	}, hi: len(s.events)}
+	if sp := q.createdSpan(); sp.lo != math.MinInt64 || sp.hi != math.MaxInt64 {
+		// Events outside the created: range cannot match: scan only the
+		// positions inside it, so a narrow range costs O(log n) to find.
+		a := sort.Search(len(s.events), func(k int) bool { return s.events[k].ts >= sp.lo })
+		z := max(a, sort.Search(len(s.events), func(k int) bool { return s.events[k].ts >= sp.hi }))
+		v.lo, v.hi = a, z
+		if v.desc {
+			v.lo, v.hi = len(s.events)-z, len(s.events)-a
+		}
+	}
 	less := func(a, b pos) bool { // a comes before b in listing order
 		c := comparePos(a, b)
 		if order == "asc" {
@@ -311,8 +326,8 @@ func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
 		upto := sort.Search(n, func(k int) bool { return !less(v.at(k).pos(), c) })
 		items, first, end = v.backward(upto, perPage)
 	default:
-		from, skipped := 0, 0
-		for ; from < n && skipped < (page-1)*perPage; from++ {
+		from, skipped := v.lo, 0
+		for ; from < v.hi && skipped < (page-1)*perPage; from++ {
 			if v.match(v.at(from)) {
 				skipped++
 			}
@@ -344,6 +359,32 @@ func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
 		resp.header.Set("Link", strings.Join(links, ", "))
 	}
 	return resp
+}
+
+// timeoutMessage is what GitHub answers a request it ended after 10 seconds.
+const timeoutMessage = "We couldn't respond to your request in time. Sorry about that. Please try resubmitting your request and contact us if the problem persists."
+
+// timesOutLocked reports whether [WithSearchTimeout] ends this search: its
+// created: range is wider than MaxSpan, or it matches more than MaxEvents.
+func (s *Server) timesOutLocked(include string, q *query, now int64) bool {
+	st := s.cfg.searchTimeout
+	if st.MaxSpan > 0 {
+		sp := q.createdSpan()
+		if sp.lo == math.MinInt64 || sp.hi == math.MaxInt64 || sp.hi-sp.lo > st.MaxSpan.Milliseconds() {
+			return true
+		}
+	}
+	if st.MaxEvents > 0 {
+		n := 0
+		for _, ev := range s.events {
+			if listed(ev, include, q, now) {
+				if n++; n > st.MaxEvents {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func pageNumberResponse(all []*event, page, perPage int, base string, carry func(url.Values)) *response {

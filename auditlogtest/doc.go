@@ -100,6 +100,9 @@
 //     what a client reads to correct x-ratelimit-reset for clock skew.
 //   - Primary limits are fixed windows per token and resource; every response
 //     past routing carries x-ratelimit-limit/remaining/used/reset/resource.
+//     A request counts when it arrives, as GitHub counts it before running
+//     it: an injected latency delays its answer, not its count, and a window
+//     opens with the first request that arrives after the last one ended.
 //     An exhausted budget answers 403 with "API rate limit exceeded for user
 //     ID 1...". Refusals do not consume budget. [WithoutRateLimits] turns
 //     this off: no headers, no refusals.
@@ -192,7 +195,10 @@
 // Faults are injected after the authentication and API-version checks:
 // 5xx HTML pages, connection resets, truncated bodies, latency, primary
 // (lasting or one-shot) and secondary rate limits, a whole custom response,
-// a token revoked mid-walk. [Server.Close] during an injected latency
+// a token revoked mid-walk. [WithSearchTimeout] models GitHub's 10-second
+// limit on a request: a search whose created: range is too wide, or that
+// matches too many events, answers 504 (or 502) every time, until the
+// client asks for less. [Server.Close] during an injected latency
 // aborts the connection. Through [Server.Transport] a reset is an error
 // wrapping syscall.ECONNRESET and a truncated body ends in
 // io.ErrUnexpectedEOF, as over TCP.

@@ -57,6 +57,8 @@ type config struct {
 	seed      int64
 	ghes      bool
 
+	searchTimeout SearchTimeout // WithSearchTimeout
+
 	noRateLimits bool   // WithoutRateLimits
 	linkBase     string // WithLinkBase; "" means the server's own URL
 	noListener   bool   // WithoutListener
@@ -192,6 +194,40 @@ func WithFaults(f Faults) Option {
 	return func(c *config) {
 		f.ServerErrorStatuses = append([]int(nil), f.ServerErrorStatuses...)
 		c.faults = f
+	}
+}
+
+// SearchTimeout models GitHub's limit on how long a request may run
+// (10 seconds, after which GitHub answers 502 or 504 and advises asking for
+// less): an audit-log search that asks for too much fails every time, not
+// at random, until the client narrows it.
+type SearchTimeout struct {
+	// MaxEvents: a search whose phrase and include match more events than
+	// this (visible now, wherever its cursor is) times out; 0 means no
+	// bound.
+	MaxEvents int
+	// MaxSpan: a search whose created: range is wider than this, or open
+	// at either end (no created: at all is open), times out; 0 means no
+	// bound.
+	MaxSpan time.Duration
+	// Status is the answer: 504 when 0, or 502.
+	Status int
+}
+
+// WithSearchTimeout makes audit-log searches that ask for too much time out
+// (see [SearchTimeout]). The answer is Status with GitHub's JSON message for
+// a request that ran out of time; the request was run, so it counts against
+// the budget (whether GitHub counts it is undocumented).
+func WithSearchTimeout(st SearchTimeout) Option {
+	return func(c *config) {
+		if st.MaxEvents < 0 || st.MaxSpan < 0 || (st.Status != 0 && st.Status != 502 && st.Status != 504) {
+			c.fail(errors.New("auditlogtest: WithSearchTimeout: MaxEvents and MaxSpan must not be negative, Status must be 0, 502 or 504"))
+			return
+		}
+		if st.Status == 0 {
+			st.Status = 504
+		}
+		c.searchTimeout = st
 	}
 }
 

@@ -2,6 +2,7 @@ package auditlogtest
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -12,6 +13,7 @@ type term struct {
 	neg    bool
 	value  string           // for string qualifiers
 	within func(int64) bool // for created:
+	lo, hi int64            // for created: the range [lo, hi) in epoch milliseconds, math.MinInt64/MaxInt64 when open
 }
 
 // query is a parsed phrase: terms with the same key and sign are ORed
@@ -174,11 +176,12 @@ func parsePhrase(p string) (*query, error) {
 		}
 		t.key = key
 		if key == "created" {
-			w, err := parseCreated(val)
+			sp, err := parseCreated(val)
 			if err != nil {
 				return nil, err
 			}
-			t.within = w
+			t.lo, t.hi = sp.lo, sp.hi
+			t.within = func(ts int64) bool { return ts >= sp.lo && ts < sp.hi }
 		} else {
 			t.value = unquote(val)
 			if t.value == "" {
@@ -213,11 +216,12 @@ func parseInstant(v string) (span, error) {
 }
 
 // parseCreated parses the value of created: (operators >, >=, <, <=, a
-// date, or a range a..b with * for an open end).
-func parseCreated(v string) (func(int64) bool, error) {
+// date, or a range a..b with * for an open end) into the range of epoch
+// milliseconds it covers, math.MinInt64 or math.MaxInt64 for an open end.
+func parseCreated(v string) (span, error) {
 	v = unquote(v)
 	if v == "" {
-		return nil, fmt.Errorf("qualifier %q needs a value", "created")
+		return span{}, fmt.Errorf("qualifier %q needs a value", "created")
 	}
 	for _, op := range []string{">=", "<=", ">", "<"} {
 		rest, ok := strings.CutPrefix(v, op)
@@ -226,42 +230,54 @@ func parseCreated(v string) (func(int64) bool, error) {
 		}
 		sp, err := parseInstant(rest)
 		if err != nil {
-			return nil, err
+			return span{}, err
 		}
 		switch op {
 		case ">=":
-			return func(ts int64) bool { return ts >= sp.lo }, nil
+			return span{sp.lo, math.MaxInt64}, nil
 		case "<=":
-			return func(ts int64) bool { return ts < sp.hi }, nil
+			return span{math.MinInt64, sp.hi}, nil
 		case ">":
-			return func(ts int64) bool { return ts >= sp.hi }, nil
+			return span{sp.hi, math.MaxInt64}, nil
 		default:
-			return func(ts int64) bool { return ts < sp.lo }, nil
+			return span{math.MinInt64, sp.lo}, nil
 		}
 	}
 	if a, b, ok := strings.Cut(v, ".."); ok {
-		var lo, hi *span
+		out := span{math.MinInt64, math.MaxInt64}
 		if a != "*" {
 			sp, err := parseInstant(a)
 			if err != nil {
-				return nil, err
+				return span{}, err
 			}
-			lo = &sp
+			out.lo = sp.lo
 		}
 		if b != "*" {
 			sp, err := parseInstant(b)
 			if err != nil {
-				return nil, err
+				return span{}, err
 			}
-			hi = &sp
+			out.hi = sp.hi
 		}
-		return func(ts int64) bool {
-			return (lo == nil || ts >= lo.lo) && (hi == nil || ts < hi.hi)
-		}, nil
+		return out, nil
 	}
-	sp, err := parseInstant(v)
-	if err != nil {
-		return nil, err
+	return parseInstant(v)
+}
+
+// createdSpan is the hull of the times the query's created: qualifiers let
+// through: positive ones are alternatives, so their union; negative ones
+// are ignored. No created: at all is open at both ends.
+func (q *query) createdSpan() span {
+	terms := []term(nil)
+	if q != nil {
+		terms = q.pos["created"]
 	}
-	return func(ts int64) bool { return ts >= sp.lo && ts < sp.hi }, nil
+	if len(terms) == 0 {
+		return span{math.MinInt64, math.MaxInt64}
+	}
+	out := span{math.MaxInt64, math.MinInt64}
+	for _, t := range terms {
+		out.lo, out.hi = min(out.lo, t.lo), max(out.hi, t.hi)
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ghaudit/auditlog/auditlogtest"
@@ -218,6 +219,31 @@ func TestSecondaryEvery(t *testing.T) {
 	assert.Equal(t, []int{200, 200, 403, 200, 200, 403}, statuses)
 	_, _, used, _ := s.Budget(s.Token(), "audit_log")
 	assert.Equal(t, 4, used)
+}
+
+// TestLatencyDelaysTheAnswerNotTheCount: GitHub counts a request when it
+// arrives, before it runs it; an injected latency delays the answer only.
+// So a window opens when its first request arrives (not a latency later),
+// and a request that arrives before the reset counts in that window even
+// when its answer comes after it.
+func TestLatencyDelaysTheAnswerNotTheCount(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(5, 1),
+			auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, 3, 10*time.Second),
+			auditlogtest.WithFaults(auditlogtest.Faults{Latency: 3 * time.Second}))
+		const path = "/enterprises/avocado-corp/audit-log"
+		start := time.Now()
+		resp, _ := get(t, s, path)
+		assert.Equal(t, 3*time.Second, time.Since(start), "the answer waited the latency")
+		assert.Equal(t, strconv.FormatInt(start.Add(10*time.Second).Unix(), 10), resp.Header.Get("X-Ratelimit-Reset"), "the window opened on arrival")
+		time.Sleep(5 * time.Second) // t = 8 s: arrives before the reset, answered after it
+		resp, _ = get(t, s, path)
+		assert.Equal(t, "2", resp.Header.Get("X-Ratelimit-Used"), "counted in the window it arrived in")
+		resp, _ = get(t, s, path) // t = 11 s: a new window
+		assert.Equal(t, "1", resp.Header.Get("X-Ratelimit-Used"))
+		assert.Equal(t, strconv.FormatInt(start.Add(21*time.Second).Unix(), 10), resp.Header.Get("X-Ratelimit-Reset"))
+	})
 }
 
 // rateLimitBody is GET /rate_limit's answer.

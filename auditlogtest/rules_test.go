@@ -1,8 +1,11 @@
 package auditlogtest_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +232,54 @@ func TestPrimary403Once(t *testing.T) {
 	resp, _ = get(t, s, log)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "the budget was never exhausted")
 	assert.Equal(t, "8", resp.Header.Get("X-Ratelimit-Remaining"))
+}
+
+// TestSearchTimeout: a search that spans more than MaxSpan of time (or is
+// open-ended), or matches more than MaxEvents events, answers 504 (or the
+// Status asked for) every time, counted against the budget; a narrower one
+// is served.
+func TestSearchTimeout(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	var evs []json.RawMessage
+	for i := range 100 { // one event a minute from t0
+		evs = append(evs, auditlogtest.Event{ID: fmt.Sprintf("ev-%03d", i), Time: t0.Add(time.Duration(i) * time.Minute), Action: "repo.create"}.JSON())
+	}
+	const log = "/enterprises/avocado-corp/audit-log?phrase="
+	q := func(phrase string) string { return log + url.QueryEscape(phrase) }
+	for _, tc := range []struct {
+		name  string
+		st    auditlogtest.SearchTimeout
+		paths []string
+		want  []int
+	}{
+		{"span", auditlogtest.SearchTimeout{MaxSpan: 30 * time.Minute}, []string{
+			log,                                 // no created: open
+			q("created:>=2024-06-01T00:10:00Z"), // open end
+			q("created:2024-06-01"),             // a whole day
+			q("created:2024-06-01T00:00:00Z..2024-06-01T00:30:00Z"), // 30 min and a millisecond
+			q("created:2024-06-01T00:00:00Z..2024-06-01T00:29:59Z"),
+			q("action:repo created:2024-06-01T01:00:00Z..2024-06-01T01:10:00Z"),
+		}, []int{504, 504, 504, 504, 200, 200}},
+		{"events, 502", auditlogtest.SearchTimeout{MaxEvents: 40, Status: 502}, []string{
+			log, // 100 events
+			q("created:2024-06-01T00:00:00Z..2024-06-01T00:39:59Z"),          // 40
+			q("created:2024-06-01T00:00:00Z..2024-06-01T00:40:00Z"),          // 41
+			q("created:2024-06-01T00:00:00Z..2024-06-01T00:40:00Z -actor:x"), // 41
+			q("created:>=2024-06-01T01:00:00Z"),                              // 40
+		}, []int{502, 200, 502, 502, 200}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(evs...),
+				auditlogtest.WithSearchTimeout(tc.st))
+			assert.Equal(t, tc.want, statuses(t, s, tc.paths...))
+			resp, body := get(t, s, log)
+			assert.Contains(t, string(body), "couldn't respond to your request in time")
+			assert.Equal(t, strconv.Itoa(len(tc.paths)+1), resp.Header.Get("X-RateLimit-Used"), "a search that ran out of time counts")
+		})
+	}
+	require.Panics(t, func() {
+		auditlogtest.NewServer(auditlogtest.WithoutListener(), auditlogtest.WithSearchTimeout(auditlogtest.SearchTimeout{Status: 500}))
+	})
 }

@@ -546,7 +546,9 @@ func (s *Server) process(r *http.Request, seq uint64) outcome {
 		}
 		version = v
 	}
-	// 3. Faults.
+	// 3. Faults. An injected latency delays the answer: a request that is
+	// served is counted when it arrives (GitHub counts a request before it
+	// runs it), and answered once the latency has passed.
 	var out outcome
 	f, hasFault, latency := s.pickFault(r.Method, s.apiPath(r.URL.Path), r.URL.Query())
 	if hasFault {
@@ -555,41 +557,43 @@ func (s *Server) process(r *http.Request, seq uint64) outcome {
 			latency += f.Latency
 		}
 	}
-	if !s.sleep(r, seq, latency) {
-		out.aborted = true
+	answer := func() outcome {
+		if !s.sleep(r, seq, latency) {
+			out.aborted = true
+		}
 		return out
 	}
 	if hasFault {
 		switch f.Kind {
 		case FaultServerError:
 			out.resp = serverError(f.Status)
-			return out
+			return answer()
 		case FaultReset:
 			out.reset = true
-			return out
+			return answer()
 		case FaultTruncate:
 			out.truncate = true
 		case FaultResponse:
 			out.resp = customResponse(f)
-			return out
+			return answer()
 		case FaultRevokeToken:
 			s.RevokeToken(tok)
 			out.resp = badCredentials()
-			return out
+			return answer()
 		}
 	}
 	// 4. Route and enterprise.
 	rt, ok := s.route(r)
 	if !ok {
 		out.resp = notFound()
-		return out
+		return answer()
 	}
 	out.resource = rt.resource
 	if rt.kind == routeRateLimit {
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		out.resp = s.rateLimitLocked(tok, version, f, hasFault, reqID)
-		return out
+		s.mu.Unlock()
+		return answer()
 	}
 	var body []byte
 	if r.Method == http.MethodPost || r.Method == http.MethodPut {
@@ -599,56 +603,63 @@ func (s *Server) process(r *http.Request, seq uint64) outcome {
 			return out
 		}
 	}
+	out.resp = s.accountLocked(r, rt, tok, version, reqID, f, hasFault, body)
+	return answer()
+}
+
+// accountLocked checks the token's scope and budget and runs the handler,
+// under the server's lock: the response, or the refusal.
+func (s *Server) accountLocked(r *http.Request, rt route, tok, version, reqID string, f Fault, hasFault bool, body []byte) (resp *response) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	b := s.budgetLocked(tok, rt.resource, now)
 	defer func() {
 		// Every answer past routing says what the token may do.
-		s.scopeHeaders(out.resp.header, tok, rt.resource)
+		s.scopeHeaders(resp.header, tok, rt.resource)
 	}()
 	// 5. Scopes: a refusal consumes no budget.
 	if need := requiredScope(rt.resource); !s.hasScope(tok, need) {
-		out.resp = errorResponse(http.StatusForbidden, fmt.Sprintf("Resource not accessible: this endpoint needs the %s scope, which the token does not have.", need), docsScopes)
-		b.setHeaders(out.resp.header, rt.resource)
-		return out
+		resp = errorResponse(http.StatusForbidden, fmt.Sprintf("Resource not accessible: this endpoint needs the %s scope, which the token does not have.", need), docsScopes)
+		b.setHeaders(resp.header, rt.resource)
+		return resp
 	}
 	// 6. Rate accounting (and the rate-limit faults, which need the resource).
 	if hasFault {
 		switch f.Kind {
 		case FaultPrimary403, FaultPrimary429:
 			b.used = b.limit
-			out.resp = primaryRefusal(f.Kind == FaultPrimary429, reqID)
-			b.setHeaders(out.resp.header, rt.resource)
-			return out
+			resp = primaryRefusal(f.Kind == FaultPrimary429, reqID)
+			b.setHeaders(resp.header, rt.resource)
+			return resp
 		case FaultPrimary403Once, FaultPrimary429Once:
 			shown := budget{limit: b.limit, used: b.limit, reset: b.reset}
 			if f.RetryAfter > 0 {
 				shown.reset = now.Add(f.RetryAfter)
 			}
-			out.resp = primaryRefusal(f.Kind == FaultPrimary429Once, reqID)
-			shown.setHeaders(out.resp.header, rt.resource)
-			return out
+			resp = primaryRefusal(f.Kind == FaultPrimary429Once, reqID)
+			shown.setHeaders(resp.header, rt.resource)
+			return resp
 		case FaultSecondary403, FaultSecondary429, FaultSecondaryBare:
-			out.resp = secondaryRefusal(f, reqID)
+			resp = secondaryRefusal(f, reqID)
 			if f.Kind != FaultSecondaryBare {
-				b.setHeaders(out.resp.header, rt.resource)
+				b.setHeaders(resp.header, rt.resource)
 			}
-			return out
+			return resp
 		}
 	}
 	if b.used >= b.limit && !b.off {
-		out.resp = primaryRefusal(false, reqID)
-		b.setHeaders(out.resp.header, rt.resource)
-		return out
+		resp = primaryRefusal(false, reqID)
+		b.setHeaders(resp.header, rt.resource)
+		return resp
 	}
 	b.used++
 	// 7. Handler.
-	out.resp = s.handleLocked(r, rt, body, now)
-	b.setHeaders(out.resp.header, rt.resource)
-	out.resp.header.Set("X-GitHub-Api-Version-Selected", version)
-	out.resp.header.Set("X-GitHub-Media-Type", "github.v3; format=json")
-	return out
+	resp = s.handleLocked(r, rt, body, now)
+	b.setHeaders(resp.header, rt.resource)
+	resp.header.Set("X-GitHub-Api-Version-Selected", version)
+	resp.header.Set("X-GitHub-Media-Type", "github.v3; format=json")
+	return resp
 }
 
 // secondaryRefusal is GitHub's answer to a request past a secondary limit:

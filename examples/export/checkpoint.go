@@ -14,8 +14,10 @@ import (
 
 // checkpointVersion is the format of the checkpoint file. Version 2: the
 // cursor says when the backfill is done (the SDK's end-of-walk cursor), and
-// the file records the output it belongs to.
-const checkpointVersion = 2
+// the file records the output it belongs to. Version 3 adds Backfill, the
+// position of a -parallel export; a version 2 file is read as an export of
+// one walk.
+const checkpointVersion = 3
 
 // state is what the checkpoint file holds. It is rewritten after every page
 // (and every batch of tailed events), always after the events it counts are
@@ -34,6 +36,10 @@ type state struct {
 	// start, the end of the walk (Cursor.Done) once the backfill is done.
 	// Resuming from it is the SDK's one recipe: Pages(ctx, ent, q.At(Cursor)).
 	Cursor auditlog.Cursor `json:"cursor"`
+	// Backfill is the position of a -parallel export (Backfill.Checkpoint,
+	// taken after the events it covers were written): its range, and each
+	// slice not yet read in full. Zero for an export of one walk.
+	Backfill auditlog.BackfillCheckpoint `json:"backfill,omitzero"`
 	// Events, Pages and Bytes count what the output holds: Bytes is its
 	// size, to which a resumed run truncates it.
 	Events int64 `json:"events"`
@@ -59,12 +65,13 @@ func loadState(path string) (st state, ok bool, err error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return state{}, false, fmt.Errorf("-checkpoint %s: not a checkpoint file: %w", path, err)
 	}
-	if st.Version != checkpointVersion {
+	if st.Version != checkpointVersion && st.Version != 2 {
 		return state{}, false, fmt.Errorf("-checkpoint %s: version is %d, this export writes %d; finish that export with the version that began it, or start a new one", path, st.Version, checkpointVersion)
 	}
 	if st.Bytes < 0 || st.Events < 0 {
 		return state{}, false, fmt.Errorf("-checkpoint %s: negative bytes or events", path)
 	}
+	st.Version = checkpointVersion
 	return st, true, nil
 }
 

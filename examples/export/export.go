@@ -22,7 +22,7 @@ type exporter struct {
 	stderr io.Writer
 	demo   *auditlogtest.Server // nil against a real GitHub
 
-	since, upper time.Time // the -since/-until range, for the ETA
+	since, upper time.Time // the -since/-until range (upper: -until, else the start), for the ETA and -parallel
 
 	out   io.Writer
 	file  *os.File // out when it is a file, for Sync
@@ -32,7 +32,8 @@ type exporter struct {
 }
 
 // run opens the output (resuming from the checkpoint when there is one),
-// backfills, and tails when -follow is set.
+// backfills (in one walk, or with -parallel in slices), and tails when
+// -follow is set.
 func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer) error {
 	now := time.Now().UTC()
 	out := ""
@@ -72,6 +73,34 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 			q = &auditlog.Query{Phrase: st.Phrase, Include: auditlog.Include(st.Include), Order: auditlog.Order(st.Order), PerPage: st.PerPage}
 		}
 	}
+	// The checkpoint decides between one walk and slices; -parallel says how
+	// many slices at once.
+	var bf *auditlog.Backfill
+	switch {
+	case resumed && !ex.state.Backfill.IsZero():
+		n := ex.o.parallel
+		if n == 0 {
+			n = auditlog.DefaultBackfillParallel
+		}
+		bf = ex.client.Backfill(ex.o.enterprise, q, auditlog.BackfillOptions{From: ex.state.Backfill, Parallel: n})
+	case resumed && ex.o.parallel > 0:
+		fmt.Fprintf(ex.stderr, "export: %s is an export of one walk; -parallel applies to a new export only\n", ex.o.checkpoint)
+	case !resumed && ex.o.parallel > 0:
+		// Up to -until (inclusive, to the millisecond of the events' times),
+		// else up to the start: what arrives after it is -follow's.
+		until := ex.state.Started
+		if ex.o.until != "" {
+			until = ex.upper.Truncate(time.Millisecond).Add(time.Millisecond)
+		}
+		bf = ex.client.Backfill(ex.o.enterprise, q, auditlog.BackfillOptions{Since: ex.since, Until: until, Parallel: ex.o.parallel})
+		ex.state.Backfill = bf.Checkpoint()
+		if ex.state.Backfill.IsZero() {
+			// Invalid options: the first range says why.
+			for _, err := range bf.Events(ctx) {
+				return err
+			}
+		}
+	}
 	if err := ex.openOutput(stdout, resumed); err != nil {
 		return err
 	}
@@ -80,16 +109,21 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 	}
 	if resumed {
 		fmt.Fprintf(ex.stderr, "export: resuming from %s: %d events in %s (%d bytes), backfill done: %v\n",
-			ex.o.checkpoint, ex.state.Events, ex.o.out, ex.state.Bytes, ex.state.Cursor.Done())
+			ex.o.checkpoint, ex.state.Events, ex.o.out, ex.state.Bytes, ex.state.Cursor.Done() || ex.state.Backfill.Done())
 	} else if err := ex.save(); err != nil { // so that a crash before the first page is resumable too
 		return err
 	}
 	ex.tail = ex.state.Tail
-	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q), ex.client)
+	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q, bf), ex.client)
 
-	// The one recipe: resume from the saved cursor. A finished backfill's
-	// cursor is the end of the walk, so this sends nothing.
-	err := ex.backfill(ctx, q)
+	// The one recipe: resume from the saved position. A finished backfill's
+	// position is the end, so this sends nothing.
+	var err error
+	if bf != nil {
+		err = ex.backfillSlices(ctx, bf)
+	} else {
+		err = ex.backfill(ctx, q)
+	}
 	ex.prog.finish()
 	if err != nil {
 		return err
@@ -110,11 +144,23 @@ func (ex *exporter) where() string {
 
 // expectedTotal is the number of events the backfill will write when it can
 // be known (the demo without a phrase), else -1.
-func (ex *exporter) expectedTotal(q *auditlog.Query) int64 {
-	if ex.demo == nil || q.Phrase != "" {
+func (ex *exporter) expectedTotal(q *auditlog.Query, bf *auditlog.Backfill) int64 {
+	if ex.demo == nil || q.Phrase != "" || (bf != nil && ex.state.Events > 0) {
 		return -1
 	}
-	return int64(len(ex.demo.Events(q.Include, q.Order)))
+	evs := ex.demo.Events(q.Include, q.Order)
+	if bf == nil {
+		return int64(len(evs))
+	}
+	var n int64
+	since, until := bf.Checkpoint().Range()
+	for _, raw := range evs {
+		var ev auditlog.Event
+		if ev.UnmarshalJSON(raw) == nil && !ev.Timestamp.Before(since) && ev.Timestamp.Before(until) {
+			n++
+		}
+	}
+	return n
 }
 
 // openOutput opens -out. The file holds audit events (actors, IPs, hashed
@@ -260,7 +306,7 @@ func (ex *exporter) backfill(ctx context.Context, q *auditlog.Query) error {
 		if err := ex.save(); err != nil {
 			return err
 		}
-		ex.prog.page(ex.state, page, ex.eta(page))
+		ex.prog.update(ex.state, len(page.Events), "", ex.eta(page))
 		if ctx.Err() != nil && !page.Next.Done() {
 			return errInterrupted
 		}
@@ -269,6 +315,64 @@ func (ex *exporter) backfill(ctx context.Context, q *auditlog.Query) error {
 		return errInterrupted
 	}
 	return nil
+}
+
+// backfillSlices writes the events of a -parallel backfill as they come, in
+// batches: every -per-page events, or when a second has passed since the
+// last batch, the batch is appended to the output and synced, then the
+// checkpoint is saved with the Backfill's position, taken in the loop body
+// after the write, so that it covers exactly the events written. A signal
+// cancels ctx: the batch in hand is written and checkpointed, and requests
+// in flight are abandoned.
+func (ex *exporter) backfillSlices(ctx context.Context, bf *auditlog.Backfill) error {
+	var batch []auditlog.Event
+	var buf []byte
+	basePages := ex.state.Pages
+	start := bf.Progress()
+	began, flushed := time.Now(), time.Now()
+	flush := func() error {
+		var err error
+		if buf, err = ex.write(buf, batch); err != nil {
+			return err
+		}
+		p := bf.Progress()
+		ex.state.Pages = basePages + p.Pages
+		ex.state.Backfill = bf.Checkpoint()
+		if err := ex.save(); err != nil {
+			return err
+		}
+		ex.prog.update(ex.state, len(batch), fmt.Sprintf("%.1f%% of the range, slices left: %d", 100*p.Done, p.Slices), sliceETA(start.Done, p.Done, time.Since(began)))
+		batch, flushed = batch[:0], time.Now()
+		return nil
+	}
+	for ev, err := range bf.Events(ctx) {
+		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return ferr
+			}
+			if ctx.Err() != nil {
+				return errInterrupted
+			}
+			return err
+		}
+		batch = append(batch, ev)
+		if len(batch) >= ex.state.PerPage || time.Since(flushed) >= time.Second {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// sliceETA estimates the time left of a -parallel backfill from the share of
+// its range done when this run started (from), now (done), and the time
+// this run has taken; zero when unknown.
+func sliceETA(from, done float64, elapsed time.Duration) time.Duration {
+	if done <= from || done >= 1 {
+		return 0
+	}
+	return time.Duration(float64(elapsed) * (1 - done) / (done - from))
 }
 
 // eta estimates the time left from how far into the -since/-until range the

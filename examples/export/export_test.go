@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,6 +55,7 @@ func want(srv *auditlogtest.Server) []byte {
 type job struct {
 	bin, out, ckpt string
 	srv            *auditlogtest.Server
+	extra          []string // more flags
 }
 
 func newJob(t *testing.T, srv *auditlogtest.Server) job {
@@ -62,8 +64,12 @@ func newJob(t *testing.T, srv *auditlogtest.Server) job {
 }
 
 func (j job) cmd() (*exec.Cmd, *bytes.Buffer) {
-	cmd := exec.Command(j.bin, "-enterprise", j.srv.Enterprise(), "-include", "all", "-order", "asc",
-		"-per-page", "40", "-out", j.out, "-checkpoint", j.ckpt, "-log-every", "5")
+	args := []string{"-enterprise", j.srv.Enterprise(), "-include", "all", "-per-page", "40",
+		"-out", j.out, "-checkpoint", j.ckpt, "-log-every", "5"}
+	if j.extra == nil {
+		args = append(args, "-order", "asc")
+	}
+	cmd := exec.Command(j.bin, append(args, j.extra...)...)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "GITHUB_") {
@@ -154,6 +160,80 @@ func TestKillAndResumeDeliversEveryEventOnce(t *testing.T) {
 	}
 }
 
+// lines splits NDJSON into its lines, sorted: a -parallel export writes
+// events in no particular order.
+func lines(b []byte) []string {
+	out := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(b) == 0 {
+		out = nil
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestParallelKillAndResumeDeliversEveryEventOnce: a -parallel export is
+// SIGKILLed at five seeded points, each followed by a resume; the output
+// then holds every event of the dataset once. At each kill the checkpoint
+// counts whole lines, each an event of the dataset, none twice.
+func TestParallelKillAndResumeDeliversEveryEventOnce(t *testing.T) {
+	srv := newFake(t, 3000)
+	j := newJob(t, srv)
+	j.extra = []string{"-parallel", "4", "-since", "31d"}
+	wantOut := want(srv)
+	wantLines := lines(wantOut)
+	inDataset := map[string]bool{}
+	for _, l := range wantLines {
+		inDataset[l] = true
+	}
+	total := int64(len(wantOut))
+
+	rng := rand.New(rand.NewPCG(2025, 15)) // deterministic kill points
+	const kills = 5
+	for i := range kills {
+		lo := total * int64(i+1) / (kills + 1)
+		at := lo + rng.Int64N(total/(kills+1)/2)
+		cmd, stderr, done := j.startUntil(t, at)
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		err := <-done
+		var exit *exec.ExitError
+		require.True(t, errors.As(err, &exit), "kill %d: %v", i, err)
+
+		st, ok, err := loadState(j.ckpt)
+		require.NoError(t, err)
+		require.True(t, ok, "kill %d: no checkpoint", i)
+		require.False(t, st.Backfill.IsZero(), "kill %d: the checkpoint holds the backfill's position", i)
+		got := mustRead(t, j.out)
+		require.GreaterOrEqual(t, int64(len(got)), st.Bytes, "the checkpoint never runs ahead of the output")
+		saved := lines(got[:st.Bytes])
+		require.Len(t, saved, int(st.Events), "kill %d", i)
+		require.Equal(t, len(saved), len(slices.Compact(slices.Clone(saved))), "kill %d: an event written twice", i)
+		for _, l := range saved {
+			require.True(t, inDataset[l], "kill %d: a line that is not an event of the dataset: %.80s", i, l)
+		}
+		since, until := st.Backfill.Range()
+		t.Logf("kill %d at >= %d bytes: checkpoint %d events / %d bytes, file %d bytes, range %s..%s", i, at, st.Events, st.Bytes, len(got),
+			since.Format(time.RFC3339), until.Format(time.RFC3339))
+		assert.NotContains(t, stderr.String(), srv.Token())
+	}
+
+	cmd, stderr := j.cmd()
+	require.NoError(t, cmd.Run(), "final run: %s", stderr)
+	assert.Contains(t, stderr.String(), "resuming from")
+	got := mustRead(t, j.out)
+	require.Equal(t, wantLines, lines(got), "the output differs from the dataset")
+	st, _, err := loadState(j.ckpt)
+	require.NoError(t, err)
+	assert.True(t, st.Backfill.Done(), "the checkpoint says the backfill is done")
+	assert.Equal(t, int64(len(got)), st.Bytes)
+
+	// Running again with a finished checkpoint adds nothing and sends no request.
+	srv.ResetRequests()
+	cmd, stderr = j.cmd()
+	require.NoError(t, cmd.Run(), "%s", stderr)
+	assert.Equal(t, got, mustRead(t, j.out))
+	assert.Empty(t, srv.Requests(), "a finished export sent requests")
+}
+
 func TestInterruptSavesCheckpointAndNoPartialLine(t *testing.T) {
 	srv := newFake(t, 1200)
 	j := newJob(t, srv)
@@ -230,6 +310,10 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 		{[]string{"-follow", "-until", "2024-01-01"}, "-follow cannot be combined with -until"},
 		{[]string{"-order", "sideways", "-demo-events", "0"}, "Query.Order"},
 		{[]string{"-progress", "fancy"}, "-progress"},
+		{[]string{"-parallel", "4"}, "-parallel needs -since"},
+		{[]string{"-parallel", "4", "-since", "30d", "-order", "asc"}, "-parallel writes events in no particular order"},
+		{[]string{"-parallel", "33", "-since", "30d"}, "-parallel must be 0 to 32"},
+		{[]string{"-parallel", "-1"}, "-parallel must be 0 to 32"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(tc.args, func(string) string { return "" }, &stdout, &stderr)
@@ -250,10 +334,17 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 
 func TestBuildQueryUsesPhraseBuilder(t *testing.T) {
 	now := time.Date(2024, 6, 30, 12, 0, 0, 0, time.UTC)
-	q, since, err := buildQuery(options{phrase: "action:repo", since: "2024-06-01", until: "1d", perPage: 100}, now)
+	q, rng, err := buildQuery(options{phrase: "action:repo", since: "2024-06-01", until: "1d", perPage: 100}, now)
 	require.NoError(t, err)
 	assert.Equal(t, "action:repo created:2024-06-01..2024-06-29T12:00:00Z", q.Phrase)
-	assert.Equal(t, time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), since)
+	assert.Equal(t, time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), rng.since)
+	assert.Equal(t, time.Date(2024, 6, 29, 12, 0, 0, 0, time.UTC), rng.until)
+
+	// With -parallel the Backfill adds each slice's range: the phrase is the caller's.
+	q, rng, err = buildQuery(options{phrase: "action:repo", since: "2024-06-01", until: "1d", perPage: 100, parallel: 4}, now)
+	require.NoError(t, err)
+	assert.Equal(t, "action:repo", q.Phrase)
+	assert.Equal(t, time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), rng.since)
 
 	q, _, err = buildQuery(options{since: "36h", perPage: 100}, now)
 	require.NoError(t, err)
@@ -327,11 +418,22 @@ func TestOutputFileIsSafe(t *testing.T) {
 }
 
 // TestFollowHandsOverAndResumes: -follow tails from the checkpoint the
-// backfill built, while events keep arriving (some late); after a SIGINT the
-// same command resumes the tail. The file ends with every event once.
+// backfill built (one walk, or -parallel slices up to the export's start),
+// while events keep arriving (some late); after a SIGINT the same command
+// resumes the tail. The file ends with every event once.
 func TestFollowHandsOverAndResumes(t *testing.T) {
+	for _, extra := range [][]string{nil, {"-parallel", "3", "-since", "31d"}} {
+		t.Run(fmt.Sprintf("%v", extra), func(t *testing.T) {
+			t.Parallel() // each waits on real time, with its own fake and files
+			followHandsOverAndResumes(t, extra)
+		})
+	}
+}
+
+func followHandsOverAndResumes(t *testing.T, extra []string) {
 	srv := newFake(t, 300)
 	j := newJob(t, srv)
+	j.extra = extra
 	cmd := func() (*exec.Cmd, *bytes.Buffer) {
 		c, stderr := j.cmd()
 		c.Args = append(c.Args, "-follow", "-every", "50ms", "-look-back", "2s", "-rescan", "500ms")

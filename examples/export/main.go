@@ -3,13 +3,19 @@
 //
 //	GITHUB_TOKEN=... go run ./examples/export -enterprise avocado-corp -since 30d -out events.ndjson -checkpoint events.ckpt
 //
-// With -checkpoint it is exactly-once across restarts: after each page the
-// events are appended to -out and fsynced, then the checkpoint (cursor, count,
-// size of -out) is replaced atomically; on restart -out is truncated to the
-// recorded size, dropping anything written after the last checkpoint, and the
-// export goes on from the saved cursor (a finished export's cursor is the end
-// of the walk, so running it again sends nothing). SIGINT and SIGTERM finish
-// the page in hand, save the checkpoint and exit with status 130.
+// With -parallel N it reads the -since/-until range (up to now when -until is
+// not given) in N time slices at once (auditlog's Client.Backfill), which uses
+// the whole hourly budget even when each request takes seconds; events are
+// then written in no particular order.
+//
+// With -checkpoint it is exactly-once across restarts: after each page (with
+// -parallel, each batch of events) the events are appended to -out and
+// fsynced, then the checkpoint (cursor or backfill position, count, size of
+// -out) is replaced atomically; on restart -out is truncated to the recorded
+// size, dropping anything written after the last checkpoint, and the export
+// goes on from the saved position (a finished export's position is the end,
+// so running it again sends nothing). SIGINT and SIGTERM finish the page in
+// hand, save the checkpoint and exit with status 130.
 //
 // -out is created 0600 (audit events name people and hashed tokens); a
 // symlink in its place is refused, and a file that is not an earlier export
@@ -70,6 +76,7 @@ type options struct {
 	checkpoint string
 	apiURL     string
 	perPage    int
+	parallel   int
 	follow     bool
 	every      time.Duration
 	lookBack   time.Duration
@@ -97,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file, to resume exactly where a previous run stopped (needs -out)")
 	fs.StringVar(&o.apiURL, "api-url", "", "REST API root (default $GITHUB_API_URL, else https://api.github.com)")
 	fs.IntVar(&o.perPage, "per-page", auditlog.MaxPerPage, "events per request, 1 to 100")
+	fs.IntVar(&o.parallel, "parallel", 0, fmt.Sprintf("read the -since/-until range in N time slices at once (1 to %d; needs -since): uses the whole budget when requests are slow; events come in no particular order. 0: one walk, in -order", auditlog.MaxBackfillParallel))
 	fs.BoolVar(&o.follow, "follow", false, "after the backfill, tail the log forever")
 	fs.DurationVar(&o.every, "every", auditlog.DefaultFollowEvery, "with -follow: pause between polls")
 	fs.DurationVar(&o.lookBack, "look-back", auditlog.DefaultFollowLookBack, "with -follow: how late an event may arrive and still be caught")
@@ -121,6 +129,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.perPage < 1 || o.perPage > auditlog.MaxPerPage:
 		return o, fmt.Errorf("-per-page must be 1 to %d, got %d", auditlog.MaxPerPage, o.perPage)
+	case o.parallel < 0 || o.parallel > auditlog.MaxBackfillParallel:
+		return o, fmt.Errorf("-parallel must be 0 to %d, got %d", auditlog.MaxBackfillParallel, o.parallel)
+	case o.parallel > 0 && o.since == "":
+		return o, errors.New("-parallel needs -since: it slices a range of time")
+	case o.parallel > 0 && o.order != "":
+		return o, errors.New("-parallel writes events in no particular order: drop -order")
 	case o.checkpoint != "" && o.out == "":
 		return o, errors.New("-checkpoint needs -out FILE: stdout cannot be truncated on resume")
 	case o.follow && o.until != "":
@@ -169,42 +183,51 @@ func parseTime(flagName, s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%s: %q is not a date (2006-01-02), an RFC 3339 time or an age (36h, 30d)", flagName, s)
 }
 
-// buildQuery turns the flags into a Query; -since and -until go through the
-// Phrase builder and are appended to -phrase.
-func buildQuery(o options, now time.Time) (*auditlog.Query, time.Time, error) {
+// timeRange is the -since/-until range; a zero end is open.
+type timeRange struct{ since, until time.Time }
+
+// buildQuery turns the flags into a Query and the range. For one walk,
+// -since and -until go through the Phrase builder and are appended to
+// -phrase; with -parallel, the Backfill adds each slice's range itself.
+func buildQuery(o options, now time.Time) (*auditlog.Query, timeRange, error) {
+	var rng timeRange
 	since, err := parseTime("-since", o.since, now)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, rng, err
 	}
 	until, err := parseTime("-until", o.until, now)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, rng, err
 	}
 	if !since.IsZero() && !until.IsZero() && until.Before(since) {
-		return nil, time.Time{}, fmt.Errorf("-until (%s) is before -since (%s)", until.Format(time.RFC3339), since.Format(time.RFC3339))
+		return nil, rng, fmt.Errorf("-until (%s) is before -since (%s)", until.Format(time.RFC3339), since.Format(time.RFC3339))
 	}
+	rng = timeRange{since, until}
 	if !since.IsZero() || !until.IsZero() {
 		for _, term := range strings.Fields(o.phrase) {
 			if key, _, ok := strings.Cut(strings.TrimPrefix(term, "-"), ":"); ok && strings.EqualFold(key, "created") {
-				return nil, time.Time{}, errors.New("-phrase holds created: and -since/-until give a range too; GitHub would read the two as alternatives: use one or the other")
+				return nil, rng, errors.New("-phrase holds created: and -since/-until give a range too; GitHub would read the two as alternatives: use one or the other")
 			}
 		}
 	}
-	// One created:A..B range, with * for an open end.
-	created, err := auditlog.Phrase().Created(since, until).Build()
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("-since/-until: %w", err)
-	}
 	q := &auditlog.Query{
-		Phrase:  strings.TrimSpace(o.phrase + " " + created),
+		Phrase:  o.phrase,
 		Include: auditlog.Include(o.include),
 		Order:   auditlog.Order(o.order),
 		PerPage: o.perPage,
 	}
-	if err := q.Validate(); err != nil {
-		return nil, time.Time{}, err
+	if o.parallel == 0 {
+		// One created:A..B range, with * for an open end.
+		created, err := auditlog.Phrase().Created(since, until).Build()
+		if err != nil {
+			return nil, rng, fmt.Errorf("-since/-until: %w", err)
+		}
+		q.Phrase = strings.TrimSpace(o.phrase + " " + created)
 	}
-	return q, since, nil
+	if err := q.Validate(); err != nil {
+		return nil, rng, err
+	}
+	return q, rng, nil
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -221,7 +244,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	defer stop()
 
 	now := time.Now()
-	q, since, err := buildQuery(o, now)
+	q, rng, err := buildQuery(o, now)
 	if err != nil {
 		fmt.Fprintln(stderr, "export:", err)
 		return exitUsage
@@ -301,10 +324,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 	ex := &exporter{
 		o: o, client: client, stderr: stderr, demo: demo,
-		since: since, upper: now,
+		since: rng.since, upper: now,
 	}
-	if t, err := parseTime("-until", o.until, now); err == nil && !t.IsZero() {
-		ex.upper = t
+	if !rng.until.IsZero() {
+		ex.upper = rng.until
 	}
 	err = ex.run(ctx, q, stdout)
 	switch {

@@ -12,10 +12,14 @@ import (
 )
 
 // progress reports the backfill: a live bar on a terminal, a log line every
-// -log-every pages otherwise. The budget it shows is the client's
-// (Client.Rate): what GitHub last reported, less the requests sent since.
+// -log-every pages (with -parallel, batches) otherwise. The budget it shows
+// is the client's (Client.Rate): what GitHub last reported, less the
+// requests sent since.
 type progress interface {
-	page(st state, p *auditlog.Page, eta time.Duration)
+	// update reports added events written, st being the checkpoint saved
+	// with them; detail says more (with -parallel: the share of the range
+	// done and the slices left), eta the time left (0 unknown).
+	update(st state, added int, detail string, eta time.Duration)
 	finish()
 	started() time.Time
 }
@@ -88,32 +92,40 @@ type barProgress struct {
 
 func (b *barProgress) started() time.Time { return b.start }
 
-func (b *barProgress) page(st state, p *auditlog.Page, eta time.Duration) {
-	b.bar.Describe(fmt.Sprintf("%d pages, %s%s", st.Pages, b.rate(), etaString(eta)))
-	_ = b.bar.Add64(int64(len(p.Events)))
-	b.seen += int64(len(p.Events))
+func (b *barProgress) update(st state, added int, detail string, eta time.Duration) {
+	b.bar.Describe(fmt.Sprintf("%d pages, %s%s%s", st.Pages, withComma(detail), b.rate(), etaString(eta)))
+	_ = b.bar.Add64(int64(added))
+	b.seen += int64(added)
+}
+
+func withComma(detail string) string {
+	if detail == "" {
+		return ""
+	}
+	return detail + ", "
 }
 
 func (b *barProgress) finish() { _ = b.bar.Finish() }
 
 type logProgress struct {
-	w     io.Writer // nil: silent
-	every int
-	start time.Time
-	last  state
-	rate  func() string
-	base  int64 // events already in the output when this run started
-	pages int64 // pages this run
+	w      io.Writer // nil: silent
+	every  int
+	start  time.Time
+	last   state
+	detail string
+	rate   func() string
+	base   int64 // events already in the output when this run started
+	pages  int64 // updates this run
 }
 
 func (l *logProgress) started() time.Time { return l.start }
 
-func (l *logProgress) page(st state, p *auditlog.Page, eta time.Duration) {
+func (l *logProgress) update(st state, added int, detail string, eta time.Duration) {
 	if l.pages == 0 {
-		l.base = st.Events - int64(len(p.Events))
+		l.base = st.Events - int64(added)
 	}
 	l.pages++
-	l.last = st
+	l.last, l.detail = st, detail
 	if l.w == nil || l.pages%int64(l.every) != 0 {
 		return
 	}
@@ -126,8 +138,8 @@ func (l *logProgress) line(eta time.Duration) {
 	if secs > 0 {
 		perSec = float64(l.last.Events-l.base) / secs
 	}
-	fmt.Fprintf(l.w, "export: %d events, %d pages, %.0f events/s, %s%s\n",
-		l.last.Events, l.last.Pages, perSec, l.rate(), etaString(eta))
+	fmt.Fprintf(l.w, "export: %d events, %d pages, %s%.0f events/s, %s%s\n",
+		l.last.Events, l.last.Pages, withComma(l.detail), perSec, l.rate(), etaString(eta))
 }
 
 func (l *logProgress) finish() {}
