@@ -115,7 +115,7 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 		return err
 	}
 	ex.tail = ex.state.Tail
-	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q, bf), ex.client, ex.waits)
+	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q, bf), ex.state.Events, ex.client, ex.waits)
 
 	// The one recipe: resume from the saved position. A finished backfill's
 	// position is the end, so this sends nothing.

@@ -74,7 +74,9 @@ type progress struct {
 	stop, done chan struct{}
 }
 
-func newProgress(o options, stderr io.Writer, total int64, client *auditlog.Client, w *waits) *progress {
+// newProgress starts the display of a backfill that will write total events
+// (-1: unknown) after the written ones already in the output.
+func newProgress(o options, stderr io.Writer, total, written int64, client *auditlog.Client, w *waits) *progress {
 	mode := o.progress
 	if mode == "auto" {
 		mode = "log"
@@ -84,7 +86,7 @@ func newProgress(o options, stderr io.Writer, total int64, client *auditlog.Clie
 	}
 	now := time.Now()
 	p := &progress{
-		mode: mode, w: stderr, every: o.logEvery, total: total, perPage: o.perPage,
+		mode: mode, w: stderr, every: o.logEvery, total: total, perPage: o.perPage, base: written,
 		rate:  func() (auditlog.Rate, bool) { return client.Rate(w.resource) },
 		waits: w, now: time.Now, m: newMeter(now, recentSpan),
 		last: step{share: -1}, width: func() int { return 0 },
@@ -117,6 +119,9 @@ func newProgress(o options, stderr io.Writer, total int64, client *auditlog.Clie
 			progressbar.OptionShowElapsedTimeOnFinish(),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
 		)
+		if written > 0 { // a resumed export counts from where it stopped
+			_ = p.bar.Set64(written)
+		}
 	case "log":
 	default:
 		p.w = nil
@@ -178,9 +183,6 @@ func (p *progress) update(s step) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	if p.updates == 0 {
-		p.base = s.st.Events - int64(s.added)
-	}
 	p.updates++
 	newPages := s.pages - p.last.pages
 	p.events += int64(s.added)

@@ -311,3 +311,24 @@ func lastLine(lines []string) string {
 	}
 	return ""
 }
+
+// TestResumedBarStartsFromTheCheckpoint: a resumed export's bar counts the
+// events already written, and its ETA the events left after them.
+func TestResumedBarStartsFromTheCheckpoint(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var out syncBuffer
+		c, err := auditlog.NewClient(auditlog.WithBaseURL("http://127.0.0.1:1"))
+		require.NoError(t, err)
+		o, err := parseFlags([]string{"-progress", "bar", "-per-page", "10"}, io.Discard)
+		require.NoError(t, err)
+		p := newProgress(o, &out, 100, 40, c, newWaits(auditlog.ResourceAuditLog, time.Hour))
+		defer p.finish()
+		time.Sleep(2 * time.Second)
+		p.update(step{st: state{Events: 50, Pages: 5}, added: 10, pages: 1, share: -1})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		// 50 events left: 5 pages, at the pace of 1 page in 3 s.
+		assert.Equal(t, "  50% |████████████            | (50/100) 5 pages, 3 events/s, budget unknown, ETA 15s", lastLine(screen(out.Bytes())))
+	})
+}
