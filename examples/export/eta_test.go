@@ -6,6 +6,7 @@ import (
 
 	"github.com/ghaudit/auditlog"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestEstimateETA: the time left from the work left, the budget and the
@@ -205,4 +206,38 @@ func TestMeter(t *testing.T) {
 	m.add(start.Add(2*time.Second), 2*time.Second, 400, 4)
 	assert.InDelta(t, 200.0, m.eventsPerSecond(start.Add(2*time.Second)), 1e-9)
 	assert.InDelta(t, 2.0, m.pagesPerSecond(2*time.Second), 1e-9)
+}
+
+// TestShareOfTheRange: how much of the -since/-until range a one-walk export
+// has covered, from the last event of a page, newest first or oldest first.
+func TestShareOfTheRange(t *testing.T) {
+	t.Parallel()
+	since := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	upper := since.Add(100 * time.Hour)
+	page := func(at ...time.Duration) *auditlog.Page {
+		p := &auditlog.Page{}
+		for _, d := range at {
+			p.Events = append(p.Events, auditlog.Event{Timestamp: since.Add(d)})
+		}
+		return p
+	}
+	var done auditlog.Cursor
+	require.NoError(t, done.UnmarshalText([]byte("done")))
+	for _, tt := range []struct {
+		name  string
+		since time.Time
+		order string
+		page  *auditlog.Page
+		want  float64
+	}{
+		{"newest first", since, "", page(90*time.Hour, 75*time.Hour), 0.25},
+		{"oldest first", since, "asc", page(10*time.Hour, 25*time.Hour), 0.25},
+		{"an event past the range counts as none of it", since, "asc", page(-time.Hour), 0},
+		{"no -since: no range", time.Time{}, "", page(90 * time.Hour), -1},
+		{"an empty page says nothing", since, "", page(), -1},
+		{"the last page: all of it", since, "", &auditlog.Page{Next: done}, 1},
+	} {
+		ex := &exporter{since: tt.since, upper: upper, state: state{Order: tt.order}}
+		assert.InDelta(t, tt.want, ex.share(tt.page), 1e-9, tt.name)
+	}
 }

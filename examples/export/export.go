@@ -293,6 +293,9 @@ func (ex *exporter) backfill(ctx context.Context, q *auditlog.Query) error {
 	var buf []byte
 	var err error
 	var pages int64 // this run's
+	if ex.state.Cursor.IsZero() && !ex.since.IsZero() {
+		ex.prog.setBase(0) // a new walk: none of the range is done
+	}
 	for page, perr := range ex.client.Pages(ctx, ex.o.enterprise, q.At(ex.state.Cursor)) {
 		if perr != nil {
 			if ctx.Err() != nil {

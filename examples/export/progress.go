@@ -49,14 +49,12 @@ type step struct {
 // ETA is estimateETA's, from the work left, the client's budget (its
 // Client.Rate, and the windows the waits tracker has seen) and the pace.
 type progress struct {
-	mode    string // bar, log or none
-	w       io.Writer
+	w       io.Writer // nil: silent
 	every   int
 	total   int64 // events the backfill will write, when known, else -1
 	perPage int
 	rate    func() (auditlog.Rate, bool)
 	waits   *waits
-	now     func() time.Time
 
 	mu        sync.Mutex
 	m         meter
@@ -64,7 +62,7 @@ type progress struct {
 	base      int64 // events in the output before this run
 	events    int64 // written by this run
 	updates   int64
-	shareAt   float64 // the share of the range done at BasePages
+	shareAt   float64 // the share of the range done when basePages were fetched
 	basePages int64
 	hasBase   bool
 	announced time.Time // the end of the last wait given a log line
@@ -84,11 +82,10 @@ func newProgress(o options, stderr io.Writer, total, written int64, client *audi
 			mode = "bar"
 		}
 	}
-	now := time.Now()
 	p := &progress{
-		mode: mode, w: stderr, every: o.logEvery, total: total, perPage: o.perPage, base: written,
+		w: stderr, every: o.logEvery, total: total, perPage: o.perPage, base: written,
 		rate:  func() (auditlog.Rate, bool) { return client.Rate(w.resource) },
-		waits: w, now: time.Now, m: newMeter(now, recentSpan),
+		waits: w, m: newMeter(time.Now(), recentSpan),
 		last: step{share: -1}, width: func() int { return 0 },
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -153,7 +150,7 @@ func (p *progress) loop() {
 		case <-tick:
 		}
 		p.mu.Lock()
-		p.refreshLocked(p.now())
+		p.refreshLocked(time.Now())
 		p.mu.Unlock()
 	}
 }
@@ -182,7 +179,7 @@ func (p *progress) setBase(share float64) {
 func (p *progress) update(s step) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := p.now()
+	now := time.Now()
 	p.updates++
 	newPages := s.pages - p.last.pages
 	p.events += int64(s.added)
@@ -317,7 +314,7 @@ func (p *progress) finish() {
 	<-p.done
 	if p.bar != nil {
 		p.mu.Lock()
-		p.bar.Describe(p.barTextLocked(p.now()))
+		p.bar.Describe(p.barTextLocked(time.Now()))
 		p.mu.Unlock()
 		_ = p.bar.Finish()
 	}
