@@ -141,7 +141,7 @@ func TestHooksReportEveryWaitAndRetry(t *testing.T) {
 				c.backoff.jitter = func(d time.Duration) time.Duration { return d }
 				var err error
 				for range tc.calls {
-					if _, err = c.AuditLog(t.Context(), srv.Enterprise(), nil); err != nil {
+					if _, err = c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil); err != nil {
 						break
 					}
 				}
@@ -185,13 +185,13 @@ func TestHooksSeeAnotherCallsHold(t *testing.T) {
 		b, err := NewBudget(nil)
 		require.NoError(t, err)
 		first := memClient(t, srv, nil, WithLimiter(b), WithMaxWait(0))
-		_, err = first.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = first.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		recordErr(err)
 		require.ErrorIs(t, err, ErrRateLimited)
 		time.Sleep(10 * time.Second)
 		h := &hookLog{start: time.Now()}
 		other := memClient(t, srv, nil, WithLimiter(b), WithHooks(h.hooks()))
-		_, err = other.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = other.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"+0s wait audit_log GET /enterprises/avocado-corp/audit-log: budget 20s until +20s"}, h.lines)
 	})
@@ -216,7 +216,7 @@ func TestHooksWaitOutlastingTheRefusal(t *testing.T) {
 			b.Pause(ResourceAuditLog, time.Now().Add(5*time.Minute)) // another call was refused meanwhile
 		}
 		c := memClient(t, srv, nil, WithLimiter(b), WithHooks(hooks))
-		_, err = c.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		require.NoError(t, err)
 		const page = "GET /enterprises/avocado-corp/audit-log"
 		assert.Equal(t, []string{

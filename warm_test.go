@@ -67,7 +67,7 @@ func TestWarmStartWaitsForTheReset(t *testing.T) {
 		time.Sleep(10 * time.Minute) // the process restarts ten minutes into the spent window
 
 		hasty := memClient(t, srv, nil) // MaxWait 15 minutes: less than the 50 left
-		_, err := hasty.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err := hasty.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		recordErr(err)
 		var rl *RateLimitError
 		require.ErrorAs(t, err, &rl)
@@ -78,7 +78,7 @@ func TestWarmStartWaitsForTheReset(t *testing.T) {
 
 		patient := memClient(t, srv, nil, WithMaxWait(time.Hour))
 		start := time.Now()
-		_, err = patient.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = patient.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		require.NoError(t, err)
 		assert.Empty(t, refusals(srv), "requests refused")
 		reqs := srv.Requests()
@@ -104,7 +104,7 @@ func TestWarmStartOnceForConcurrentCallers(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Go(func() {
-				_, err := clients[i%2].AuditLog(t.Context(), srv.Enterprise(), nil)
+				_, err := clients[i%2].AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 				assert.NoError(t, err)
 			})
 		}
@@ -113,13 +113,13 @@ func TestWarmStartOnceForConcurrentCallers(t *testing.T) {
 		reqs := srv.Requests()
 		assert.Equal(t, "/rate_limit", reqs[0].Path, "a first call was sent before the warm start ended")
 		for _, c := range clients {
-			_, err := c.AuditLog(t.Context(), srv.Enterprise(), nil)
+			_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 			require.NoError(t, err)
 		}
 		assert.Equal(t, 1, srv.Count(rateLimitPath))
 		assert.Equal(t, 10, auditLogRequests(srv))
 		// The streams resource is learned on its own, once.
-		_, err = clients[0].ListStreams(t.Context(), srv.Enterprise())
+		_, err = clients[0].ListStreams(t.Context(), Enterprise(srv.Enterprise()))
 		require.NoError(t, err)
 		assert.Equal(t, 2, srv.Count(rateLimitPath))
 	})
@@ -138,7 +138,7 @@ func TestWarmStartSeedsTheBudget(t *testing.T) {
 				srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1),
 					auditlogtest.WithClock(skewed), auditlogtest.WithRateLimit(ResourceAuditLog, 100, time.Hour))
 				for range 3 {
-					_, err := memClient(t, srv, nil, WithoutWarmStart()).AuditLog(t.Context(), srv.Enterprise(), nil)
+					_, err := memClient(t, srv, nil, WithoutWarmStart()).AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 					require.NoError(t, err)
 				}
 				opened := time.Now() // on our clock
@@ -148,7 +148,7 @@ func TestWarmStartSeedsTheBudget(t *testing.T) {
 					assert.Equal(t, ResourceAuditLog, res)
 					rates = append(rates, r)
 				}}))
-				_, err := c.AuditLog(t.Context(), srv.Enterprise(), nil)
+				_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 				require.NoError(t, err)
 				require.Len(t, rates, 2, "OnRate: the seed, then the response")
 				seed := rates[0]
@@ -201,7 +201,7 @@ func TestWarmStartGoesOnCold(t *testing.T) {
 				logs := newCapture()
 				c := memClient(t, srv, logs)
 				start := time.Now()
-				_, err := c.AuditLog(t.Context(), srv.Enterprise(), nil)
+				_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 				require.NoError(t, err)
 				suiteCapture.record(logs.text())
 				assert.Equal(t, tc.wait, time.Since(start))
@@ -211,7 +211,7 @@ func TestWarmStartGoesOnCold(t *testing.T) {
 				assert.NotContains(t, logs.text(), "SECRET")
 
 				// Once per Client, even when it failed.
-				_, err = c.AuditLog(t.Context(), srv.Enterprise(), nil)
+				_, err = c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 				require.NoError(t, err)
 				assert.Equal(t, 1, srv.Count(rateLimitPath))
 			})
@@ -231,7 +231,7 @@ func TestWarmStartOff(t *testing.T) {
 			memClient(t, srv, nil, WithoutWarmStart()),
 			memClient(t, srv, nil, WithLimiter(struct{ Limiter }{b})), // hides Seed
 		} {
-			_, err := c.AuditLog(t.Context(), srv.Enterprise(), nil)
+			_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 			require.NoError(t, err)
 		}
 		assert.Zero(t, srv.Count(rateLimitPath))
@@ -251,7 +251,7 @@ func TestWarmStartHeldByARefusal(t *testing.T) {
 		b, err := NewBudget(nil)
 		require.NoError(t, err)
 		first := memClient(t, srv, nil, WithLimiter(b), WithMaxWait(0))
-		_, err = first.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = first.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		recordErr(err)
 		var rl *RateLimitError
 		require.ErrorAs(t, err, &rl)
@@ -259,7 +259,7 @@ func TestWarmStartHeldByARefusal(t *testing.T) {
 		time.Sleep(time.Minute)
 		second := memClient(t, srv, nil, WithLimiter(b))
 		start := time.Now()
-		_, err = second.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = second.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		require.NoError(t, err)
 		assert.Equal(t, time.Minute, time.Since(start), "waited for the rest of the hold")
 		assert.Equal(t, 1, srv.Count(rateLimitPath), "asked again while held")
@@ -280,11 +280,11 @@ func TestWarmStartCallerGivesUp(t *testing.T) {
 		defer cancel()
 		var done atomic.Bool
 		go func() {
-			_, err := c.AuditLog(t.Context(), srv.Enterprise(), nil)
+			_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 			assert.NoError(t, err)
 			done.Store(true)
 		}()
-		_, err := c.AuditLog(ctx, srv.Enterprise(), nil)
+		_, err := c.AuditLog(ctx, Enterprise(srv.Enterprise()), nil)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		synctest.Wait()
 		assert.False(t, done.Load(), "the other caller did not wait for the warm start")

@@ -26,6 +26,21 @@ type event struct {
 	// odd is set when action or actor is present but not a string, so
 	// searches on them read raw instead of the two fields above.
 	odd bool
+	// orgs are the logins in org (a string, or an array of them), and
+	// orgIDs the IDs in org_id: the organizations whose audit log lists
+	// the event. Generated events share these slices.
+	orgs   []string
+	orgIDs []int64
+}
+
+// inOrg reports whether the audit log of the organization login lists e.
+func (e *event) inOrg(login string) bool {
+	for _, o := range e.orgs {
+		if strings.EqualFold(o, login) {
+			return true
+		}
+	}
+	return false
 }
 
 // minMillis is 1973-03-03 in epoch milliseconds. A smaller @timestamp is
@@ -48,6 +63,19 @@ func parseEvent(raw []byte) (*event, error) {
 			created = v
 		case "_document_id":
 			id = v
+		case "org":
+			eachString(v, func(x string) {
+				if x != "" {
+					ev.orgs = append(ev.orgs, x)
+				}
+			})
+		case "org_id":
+			eachScalar(v, func(x string) bool {
+				if n, err := strconv.ParseInt(x, 10, 64); err == nil && n > 0 {
+					ev.orgIDs = append(ev.orgIDs, n)
+				}
+				return true
+			})
 		case "action", "actor":
 			s, ok := stringOf(v)
 			if !ok {
@@ -116,6 +144,7 @@ func compareIDs(a, b *event) int { return strings.Compare(a.id, b.id) }
 type Dataset struct {
 	evs  []*event // ascending by (@timestamp, _document_id)
 	byID []*event // ascending by _document_id
+	orgs []Org    // the organizations the events name, by first appearance
 }
 
 // NewDataset validates events and builds a dataset from them. Each must be
@@ -145,7 +174,8 @@ func buildDataset(evs []*event) (*Dataset, error) {
 			return nil, fmt.Errorf("auditlogtest: duplicate _document_id %q", byID[i].id)
 		}
 	}
-	return &Dataset{evs: evs, byID: byID}, nil
+	var known orgSet
+	return &Dataset{evs: evs, byID: byID, orgs: known.addFrom(nil, evs...)}, nil
 }
 
 // Len returns the number of events in the dataset.

@@ -154,7 +154,7 @@ func walk(c *auditlog.Client, enterprise string) (problem string, limited bool) 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	seen := make(map[string]bool, fleetEvents)
-	for ev, err := range c.Events(ctx, enterprise, &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 10}) {
+	for ev, err := range c.Events(ctx, auditlog.Enterprise(enterprise), &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 10}) {
 		if err != nil {
 			return "walk: " + err.Error(), errors.Is(err, auditlog.ErrRateLimited)
 		}

@@ -546,7 +546,7 @@ func TestClientOnAServerWithoutLimits(t *testing.T) {
 		auditlog.WithLimiter(l), auditlog.WithMaxWait(0))
 	require.NoError(t, err)
 	for i := range 2000 {
-		_, err := c.AuditLog(context.Background(), fake.Enterprise(), &auditlog.Query{PerPage: 1})
+		_, err := c.AuditLog(context.Background(), auditlog.Enterprise(fake.Enterprise()), &auditlog.Query{PerPage: 1})
 		require.NoError(t, err, "request %d", i+1)
 	}
 	st, ok := l.State(res, time.Now())

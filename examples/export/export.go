@@ -83,7 +83,7 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 		if n == 0 {
 			n = auditlog.DefaultBackfillParallel
 		}
-		bf = ex.client.Backfill(ex.o.enterprise, q, auditlog.BackfillOptions{From: ex.state.Backfill, Parallel: n})
+		bf = ex.client.Backfill(auditlog.Enterprise(ex.o.enterprise), q, auditlog.BackfillOptions{From: ex.state.Backfill, Parallel: n})
 	case resumed && ex.o.parallel > 0:
 		fmt.Fprintf(ex.stderr, "export: %s is an export of one walk; -parallel applies to a new export only\n", ex.o.checkpoint)
 	case !resumed && ex.o.parallel > 0:
@@ -93,7 +93,7 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 		if ex.o.until != "" {
 			until = ex.upper.Truncate(time.Millisecond).Add(time.Millisecond)
 		}
-		bf = ex.client.Backfill(ex.o.enterprise, q, auditlog.BackfillOptions{Since: ex.since, Until: until, Parallel: ex.o.parallel})
+		bf = ex.client.Backfill(auditlog.Enterprise(ex.o.enterprise), q, auditlog.BackfillOptions{Since: ex.since, Until: until, Parallel: ex.o.parallel})
 		ex.state.Backfill = bf.Checkpoint()
 		if ex.state.Backfill.IsZero() {
 			// Invalid options: the first range says why.
@@ -296,7 +296,7 @@ func (ex *exporter) backfill(ctx context.Context, q *auditlog.Query) error {
 	if ex.state.Cursor.IsZero() && !ex.since.IsZero() {
 		ex.prog.setBase(0) // a new walk: none of the range is done
 	}
-	for page, perr := range ex.client.Pages(ctx, ex.o.enterprise, q.At(ex.state.Cursor)) {
+	for page, perr := range ex.client.Pages(ctx, auditlog.Enterprise(ex.o.enterprise), q.At(ex.state.Cursor)) {
 		if perr != nil {
 			if ctx.Err() != nil {
 				return errInterrupted
@@ -406,7 +406,7 @@ func (ex *exporter) followLog(ctx context.Context, q *auditlog.Query) error {
 		opts.Since = ex.state.Started // no checkpoint: tail from when the export began
 	}
 	fq := &auditlog.Query{Phrase: q.Phrase, Include: q.Include, PerPage: q.PerPage}
-	f := ex.client.Follow(ex.o.enterprise, fq, opts)
+	f := ex.client.Follow(auditlog.Enterprise(ex.o.enterprise), fq, opts)
 	fmt.Fprintf(ex.stderr, "export: tailing every %s (look-back %s); SIGINT or SIGTERM to stop\n", ex.o.every, ex.o.lookBack)
 
 	if ex.demo != nil {
