@@ -26,16 +26,24 @@ type event struct {
 	// odd is set when action or actor is present but not a string, so
 	// searches on them read raw instead of the two fields above.
 	odd bool
-	// orgs are the logins in org (a string, or an array of them), and
-	// orgIDs the IDs in org_id: the organizations whose audit log lists
-	// the event. Generated events share these slices.
-	orgs   []string
-	orgIDs []int64
+	// orgs are the organizations whose audit log lists the event; nil for
+	// none. Generated events share them.
+	orgs *orgList
+}
+
+// orgList is what an event's org (a string, or an array of them) and
+// org_id hold.
+type orgList struct {
+	logins []string
+	ids    []int64 // as many as logins when the event gives each one's ID
 }
 
 // inOrg reports whether the audit log of the organization login lists e.
 func (e *event) inOrg(login string) bool {
-	for _, o := range e.orgs {
+	if e.orgs == nil {
+		return false
+	}
+	for _, o := range e.orgs.logins {
 		if strings.EqualFold(o, login) {
 			return true
 		}
@@ -55,6 +63,7 @@ func parseEvent(raw []byte) (*event, error) {
 	}
 	ev := &event{raw: buf.String()}
 	var ts, created, id string
+	var orgs orgList
 	if !members(ev.raw, func(k, v string) bool {
 		switch k {
 		case "@timestamp":
@@ -66,13 +75,13 @@ func parseEvent(raw []byte) (*event, error) {
 		case "org":
 			eachString(v, func(x string) {
 				if x != "" {
-					ev.orgs = append(ev.orgs, x)
+					orgs.logins = append(orgs.logins, x)
 				}
 			})
 		case "org_id":
 			eachScalar(v, func(x string) bool {
 				if n, err := strconv.ParseInt(x, 10, 64); err == nil && n > 0 {
-					ev.orgIDs = append(ev.orgIDs, n)
+					orgs.ids = append(orgs.ids, n)
 				}
 				return true
 			})
@@ -110,6 +119,9 @@ func parseEvent(raw []byte) (*event, error) {
 		return nil, errors.New(`"_document_id" missing or not a non-empty string`)
 	}
 	ev.git = strings.HasPrefix(ev.action, "git.")
+	if len(orgs.logins) > 0 {
+		ev.orgs = &orgs
+	}
 	return ev, nil
 }
 

@@ -90,19 +90,28 @@ func (k *orgSet) index(o Org, i int) {
 // is the one an event gives it (org_id, at the same place as the login in
 // org), else one derived from its login.
 func (k *orgSet) addFrom(list []Org, evs ...*event) []Org {
-	given := map[string]int64{}
+	// Generated events share a few lists: read each list once.
+	var lists []*orgList
+	seen := map[*orgList]bool{}
 	for _, ev := range evs {
-		if len(ev.orgIDs) != len(ev.orgs) {
+		if ev.orgs != nil && !seen[ev.orgs] {
+			seen[ev.orgs] = true
+			lists = append(lists, ev.orgs)
+		}
+	}
+	given := map[string]int64{}
+	for _, ol := range lists {
+		if len(ol.ids) != len(ol.logins) {
 			continue
 		}
-		for i, login := range ev.orgs {
+		for i, login := range ol.logins {
 			if l := strings.ToLower(login); given[l] == 0 {
-				given[l] = ev.orgIDs[i]
+				given[l] = ol.ids[i]
 			}
 		}
 	}
-	for _, ev := range evs {
-		for _, login := range ev.orgs {
+	for _, ol := range lists {
+		for _, login := range ol.logins {
 			l := strings.ToLower(login)
 			if _, ok := k.byLogin[l]; ok {
 				continue
