@@ -362,12 +362,16 @@ func checkWalks(t *testing.T, reps []childReport) {
 func TestFleetSharesOneBudget(t *testing.T) {
 	t.Parallel()
 	redisSrv := sharedRedis(t)
-	for _, mode := range []string{"redis", "local"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, tc := range []struct {
+		mode    string
+		walkers int // per process
+	}{{"redis", 1}, {"redis", 5}, {"local", 1}} {
+		mode := tc.mode
+		t.Run(fmt.Sprintf("%s/walkers=%d", tc.mode, tc.walkers), func(t *testing.T) {
 			t.Parallel()
 			f := newFleet(t, redisSrv)
 			for range 4 {
-				f.start(childConfig{Mode: mode, Walkers: 1})
+				f.start(childConfig{Mode: mode, Walkers: tc.walkers})
 			}
 			f.waitWindows(6)
 			stopAt := time.Now()
