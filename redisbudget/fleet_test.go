@@ -358,18 +358,21 @@ func checkWalks(t *testing.T, reps []childReport) {
 }
 
 // Four processes on one token: on Redis they use the whole budget and are
-// never refused; each on a Budget of its own, they meet refusals.
+// never refused, one walker each or five each with slow answers (twenty in
+// flight at the start of a window, answered in any order); each on a Budget
+// of its own, they meet refusals.
 func TestFleetSharesOneBudget(t *testing.T) {
 	t.Parallel()
 	redisSrv := sharedRedis(t)
 	for _, tc := range []struct {
 		mode    string
-		walkers int // per process
-	}{{"redis", 1}, {"redis", 5}, {"local", 1}} {
+		walkers int           // per process
+		latency time.Duration // of each answer
+	}{{"redis", 1, 0}, {"redis", 5, 200 * time.Millisecond}, {"local", 1, 0}} {
 		mode := tc.mode
-		t.Run(fmt.Sprintf("%s/walkers=%d", tc.mode, tc.walkers), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/walkers=%d/latency=%v", tc.mode, tc.walkers, tc.latency), func(t *testing.T) {
 			t.Parallel()
-			f := newFleet(t, redisSrv)
+			f := newFleet(t, redisSrv, auditlogtest.WithFaults(auditlogtest.Faults{Latency: tc.latency}))
 			for range 4 {
 				f.start(childConfig{Mode: mode, Walkers: tc.walkers})
 			}
