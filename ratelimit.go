@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -251,16 +252,16 @@ type bucket struct {
 	known, between bool
 	reset          time.Time
 	from, until    time.Time
-	low            int       // the lowest remaining GitHub reported in the window: its latest count
-	lowAt          time.Time // when the request it answered was sent
-	lowLast        Ticket    // the last reservation made before that answer came
+	low            int    // the lowest remaining GitHub reported in the window: its latest count
+	lowAt          int64  // when the request it answered was sent (see nanos)
+	lowLast        Ticket // the last reservation made before that answer came
 	span           time.Duration
 	hold           time.Time // no request before this (Pause)
 	// unlimited: the server reported no limit and none was configured.
 	unlimited bool
 
 	last    Ticket    // the last ticket issued
-	lastAt  time.Time // when it was to be sent
+	lastAt  int64     // when it was to be sent
 	pending []pending // reservations GitHub may not have counted, in ticket order
 }
 
@@ -268,9 +269,27 @@ type bucket struct {
 // answer, so perhaps counted) since the latest count.
 type pending struct {
 	t        Ticket
-	at       time.Time // when it is sent: never before an earlier ticket's
+	at       int64 // when it is sent (see nanos): never before an earlier ticket's
 	released bool
 }
+
+// before is a send time before every request's.
+const before = math.MinInt64
+
+// nanos is t as a send time: Unix nanoseconds, which compare cheaply and
+// keep the pending reservations free of pointers. (Times outside 1678-2262
+// saturate; a Budget is driven by a clock, not by such dates.)
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return before + 1
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minNanos, maxNanos = time.Unix(0, math.MinInt64+1), time.Unix(0, math.MaxInt64)
 
 // NewBudget returns a [Budget] with limits, which override
 // [DefaultRateLimits] resource by resource; nil keeps the defaults. It
@@ -310,21 +329,18 @@ func perWindow(n int, per time.Duration) rate.Limit {
 
 // issue records a reservation to be sent at at and returns its ticket.
 func (bk *bucket) issue(at time.Time) Ticket {
-	if at.Before(bk.lastAt) {
-		at = bk.lastAt
-	}
 	bk.last++
-	bk.lastAt = at
-	bk.pending = append(bk.pending, pending{t: bk.last, at: at})
+	bk.lastAt = max(nanos(at), bk.lastAt)
+	bk.pending = append(bk.pending, pending{t: bk.last, at: bk.lastAt})
 	return bk.last
 }
 
 // sentAfter is the index of the first pending reservation sent after x.
-func (bk *bucket) sentAfter(x time.Time) int {
+func (bk *bucket) sentAfter(x int64) int {
 	lo, hi := 0, len(bk.pending)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if bk.pending[m].at.After(x) {
+		if bk.pending[m].at > x {
 			hi = m
 		} else {
 			lo = m + 1
@@ -352,11 +368,11 @@ func (bk *bucket) find(t Ticket) int {
 
 // horizon is the time after which a request sent may not be counted in the
 // latest count.
-func (bk *bucket) horizon() time.Time {
-	if bk.lowAt.IsZero() {
-		return time.Time{} // a count older than every request
+func (bk *bucket) horizon() int64 {
+	if bk.lowAt < before+int64(Reorder) {
+		return before // a count older than every request
 	}
-	return bk.lowAt.Add(-Reorder)
+	return bk.lowAt - int64(Reorder)
 }
 
 // left is what the window has left for a new request: the latest count less
@@ -370,9 +386,9 @@ func (bk *bucket) left() int {
 // same time as the request that count answered, before the answer came.
 // Its own answer may give its place back.
 func (bk *bucket) unsure() bool {
-	end := bk.lowAt.Add(Reorder)
+	end := bk.horizon() + 2*int64(Reorder)
 	for _, p := range bk.pending[bk.sentAfter(bk.horizon()):] {
-		if !p.at.Before(end) || p.t > bk.lowLast {
+		if p.at >= end || p.t > bk.lowLast {
 			break
 		}
 		if !p.released {
@@ -384,11 +400,11 @@ func (bk *bucket) unsure() bool {
 
 // committed counts the reservations sent at or after x.
 func (bk *bucket) committed(x time.Time) int {
-	return len(bk.pending) - bk.sentAfter(x.Add(-1))
+	return len(bk.pending) - bk.sentAfter(nanos(x)-1)
 }
 
 // prune forgets the released reservations sent up to x.
-func (bk *bucket) prune(x time.Time) {
+func (bk *bucket) prune(x int64) {
 	n := bk.sentAfter(x)
 	j := 0
 	for _, p := range bk.pending[:n] {
@@ -495,7 +511,7 @@ func (b *Budget) Observe(resource string, t Ticket, now time.Time, r Rate) {
 	defer b.mu.Unlock()
 	bk := b.bucketLocked(resource)
 	bk.roll(now)
-	var sent time.Time // not a reservation in hand: sent before every one
+	sent := int64(before) // not a reservation in hand: sent before every one
 	if i := bk.find(t); i >= 0 {
 		sent = bk.pending[i].at
 		bk.pending = slices.Delete(bk.pending, i, i+1)
@@ -504,9 +520,9 @@ func (b *Budget) Observe(resource string, t Ticket, now time.Time, r Rate) {
 }
 
 // learnLocked takes in a budget the server reported for resource at now, in
-// the answer to a request sent at sent (the zero time: before every one in
-// flight).
-func (b *Budget) learnLocked(resource string, bk *bucket, now time.Time, r Rate, sent time.Time) {
+// the answer to a request sent at sent (see nanos; before: before every one
+// in flight).
+func (b *Budget) learnLocked(resource string, bk *bucket, now time.Time, r Rate, sent int64) {
 	if !r.Known() {
 		// A success without rate headers: the server enforces no limit.
 		if !b.configured[resource] {
@@ -570,7 +586,7 @@ func (b *Budget) Release(resource string, t Ticket, now time.Time) {
 	i := bk.find(t)
 	switch {
 	case i < 0:
-	case (bk.known || bk.between) && bk.pending[i].at.After(bk.horizon()):
+	case (bk.known || bk.between) && bk.pending[i].at > bk.horizon():
 		bk.pending[i].released = true
 	default:
 		bk.pending = slices.Delete(bk.pending, i, i+1)

@@ -240,7 +240,7 @@ func (b *Budget) Seed(ctx context.Context, resource string, fetch func(context.C
 		}
 		// GitHub's answer counts the requests sent before it was asked,
 		// as a response does.
-		asked := time.Now()
+		asked := nanos(time.Now())
 		r, at, err := fetch(ctx)
 		if err != nil || !r.Known() {
 			return nil, nil
