@@ -245,6 +245,9 @@ type bslice struct {
 	seenSet map[string]struct{} // the keys of seen, once it grows
 	w       *walker             // nil while it waits
 	perPage int                 // page size; lowered when a one-second slice times out
+	// failures counts the walks of the slice that ended in a transient
+	// failure since its last page; see restart.
+	failures int
 }
 
 // walker is one walk of a slice's query. Its fields other than limit are
@@ -303,6 +306,10 @@ type walker struct {
 // with; its checkpoint resumes there. Each split comes after the
 // pipeline's attempts ([WithMaxAttempts]); a client with fewer attempts
 // splits sooner and spends fewer requests on searches that cannot succeed.
+// A walk that runs out of the pipeline's attempts on another transient
+// failure (a reset, a truncated body, a 500 or 503) is walked again from
+// its position, up to twice in a row without a page in between; a third
+// such failure is the error the iteration ends with.
 //
 // # Budget
 //
@@ -606,6 +613,7 @@ func (b *Backfill) run(parent context.Context, yield func(Event, error) bool) {
 			yield(Event{}, parent.Err())
 			return
 		case tooSlow(r.err) && b.adapt(ctx, s, r.err):
+		case !tooSlow(r.err) && transient(http.MethodGet, r.err) && b.restart(ctx, s, r.err):
 		default:
 			yield(Event{}, r.err)
 			return
@@ -711,10 +719,13 @@ func (b *Backfill) walk(ctx context.Context, w *walker, q *Query, out chan<- res
 // delivered yet, recording each as delivered before it is yielded, and
 // finishes the slice when the page reaches its end.
 func (b *Backfill) deliver(ctx context.Context, w *walker, page *Page, yield func(Event, error) bool) bool {
+	s := w.s
 	b.mu.Lock()
 	b.pages++
+	if s != nil {
+		s.failures = 0
+	}
 	b.mu.Unlock()
-	s := w.s
 	if s == nil {
 		return true // the slice finished on an earlier page
 	}
@@ -920,6 +931,28 @@ func tooSlow(err error) bool {
 	}
 	var ne *NetworkError
 	return errors.As(err, &ne) && errors.Is(ne.Err, context.DeadlineExceeded)
+}
+
+// maxSliceRestarts is how many times in a row a slice's walk that ran out
+// of the pipeline's attempts on a transient failure (a reset, a truncated
+// body, a 500 or 503) is started again from its position before the
+// failure ends the iteration.
+const maxSliceRestarts = 2
+
+// restart lets a slice whose walk ended in a transient failure wait for a
+// walker again, from its position, unless it has failed that way
+// maxSliceRestarts times since its last page. With Parallel walks, one
+// unlucky slice out of many would otherwise end a long backfill.
+func (b *Backfill) restart(ctx context.Context, s *bslice, err error) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s.failures >= maxSliceRestarts {
+		return false
+	}
+	s.failures++
+	b.c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: backfill slice failed after the pipeline's retries; walking it again from its position",
+		slog.Time("from", s.from), slog.Time("to", s.to), slog.Int("restart", s.failures), slog.String("error", err.Error()))
+	return true
 }
 
 // adapt makes a slice that timed out ask for less: it splits it at its

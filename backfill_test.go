@@ -1117,3 +1117,51 @@ func BenchmarkBackfill(b *testing.B) {
 		}
 	}
 }
+
+// TestBackfillWalksASliceAgainAfterTransientFailures: a slice whose call
+// runs out of the pipeline's attempts on resets and truncated bodies (not
+// GitHub's timeout answers, which split it) is walked again from its
+// position, and every event still arrives once. Three walks failing in a
+// row, with no page between them, end the iteration.
+func TestBackfillWalksASliceAgainAfterTransientFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		failing int // consecutive audit-log requests that fail
+		wantErr bool
+	}{
+		{"one call's attempts", 5, false},
+		{"two calls' attempts", 10, false},
+		{"three calls' attempts", 15, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				day := time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
+				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(skewedEvents(day, 600, 5)...))
+				for i := range tc.failing {
+					fault := auditlogtest.Fault{Kind: auditlogtest.FaultTruncate}
+					if i%2 == 1 {
+						fault = auditlogtest.Fault{Kind: auditlogtest.FaultReset}
+					}
+					require.NoError(t, srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog}, Nth: 3 + i, Fault: fault}))
+				}
+				want := rangeIDs(t, srv, day, day.Add(24*time.Hour))
+				b := memClient(t, srv, nil).Backfill(srv.Enterprise(), &Query{PerPage: 50}, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: 1})
+				got := map[string]int{}
+				err := drain(t.Context(), b, got)
+				if tc.wantErr {
+					var ne *NetworkError
+					require.ErrorAs(t, err, &ne)
+					for id, n := range got {
+						assert.Equal(t, 1, n, id)
+					}
+					return
+				}
+				require.NoError(t, err)
+				exactlyOnce(t, want, got)
+				assert.True(t, b.Checkpoint().Done())
+			})
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ghaudit/auditlog/auditlogtest"
@@ -19,77 +20,79 @@ import (
 // -race): full Events walks, Pages walks broken off early, Follow tails
 // broken off, and whole stream lifecycles (create, get, list, update,
 // delete) whose sealed secrets the fake opens. Every result is checked
-// against the fake's dataset or state.
+// against the fake's dataset or state. The fake is in memory and the
+// tails' polls in a synctest bubble's time; the goroutines run truly in
+// parallel all the same.
 func TestOneClientManyGoroutines(t *testing.T) {
 	t.Parallel()
-	const workers = 32
-	srv, _ := newFake(t,
-		auditlogtest.WithGeneratedEvents(1500, 32),
-		auditlogtest.WithRateLimit(ResourceAuditLogStreaming, 1<<30, time.Hour))
-	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()), WithLogger(testLogger),
-		WithRateLimits(map[string]RateLimit{
+	synctest.Test(t, func(t *testing.T) {
+		const workers = 32
+		srv, _ := newFake(t,
+			auditlogtest.WithGeneratedEvents(1500, 32),
+			auditlogtest.WithRateLimit(ResourceAuditLogStreaming, 1<<30, time.Hour))
+		c := memClient(t, srv, nil, WithRateLimits(map[string]RateLimit{
 			ResourceAuditLog:          {Requests: 1 << 30, Per: time.Hour},
 			ResourceAuditLogStreaming: {Requests: 1 << 30, Per: time.Hour},
 		}))
-	require.NoError(t, err)
-	ent := srv.Enterprise()
+		ent := srv.Enterprise()
 
-	idsOf := func(include, order string) []stamped {
-		var out []stamped
-		for _, raw := range srv.Events(Include(include), Order(order)) {
-			var s stamped
-			require.NoError(t, json.Unmarshal(raw, &s))
-			out = append(out, s)
+		idsOf := func(include, order string) []stamped {
+			var out []stamped
+			for _, raw := range srv.Events(Include(include), Order(order)) {
+				var s stamped
+				require.NoError(t, json.Unmarshal(raw, &s))
+				out = append(out, s)
+			}
+			return out
 		}
-		return out
-	}
-	ascAll := idsOf("all", "asc")
-	justIDs := func(ss []stamped) []string {
-		out := make([]string, len(ss))
-		for i, s := range ss {
-			out[i] = s.ID
+		ascAll := idsOf("all", "asc")
+		justIDs := func(ss []stamped) []string {
+			out := make([]string, len(ss))
+			for i, s := range ss {
+				out[i] = s.ID
+			}
+			return out
 		}
-		return out
-	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var err error
-			switch w % 4 {
-			case 0:
-				err = walkAll(ctx, c, ent, w, func(include, order string) []string { return justIDs(idsOf(include, order)) })
-			case 1:
-				err = walkSome(ctx, c, ent, w, justIDs(idsOf("all", "desc")))
-			case 2:
-				err = followSome(ctx, c, ent, w, func(since int64) []string {
-					var want []string
-					for _, s := range ascAll {
-						if s.TS >= since {
-							want = append(want, s.ID)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				switch w % 4 {
+				case 0:
+					err = walkAll(ctx, c, ent, w, func(include, order string) []string { return justIDs(idsOf(include, order)) })
+				case 1:
+					err = walkSome(ctx, c, ent, w, justIDs(idsOf("all", "desc")))
+				case 2:
+					err = followSome(ctx, c, ent, w, func(since int64) []string {
+						var want []string
+						for _, s := range ascAll {
+							if s.TS >= since {
+								want = append(want, s.ID)
+							}
 						}
-					}
-					return want
-				}, ascAll)
-			case 3:
-				err = streamLifecycle(ctx, c, srv, ent, w)
-			}
-			recordErr(err)
-			if err != nil {
-				errs <- fmt.Errorf("worker %d: %w", w, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+						return want
+					}, ascAll)
+				case 3:
+					err = streamLifecycle(ctx, c, srv, ent, w)
+				}
+				recordErr(err)
+				if err != nil {
+					errs <- fmt.Errorf("worker %d: %w", w, err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
 }
 
 // stamped is an event's ID and @timestamp (epoch ms).
@@ -213,16 +216,8 @@ func TestConcurrencyHelpersCatchMismatches(t *testing.T) {
 	// The checks above must be able to fail: a walk compared with the
 	// wrong order is reported.
 	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(50, 3))
-	err := walkAll(context.Background(), c, srv.Enterprise(), 0, func(include, order string) []string {
-		ids := []string{}
-		for _, raw := range srv.Events(Include(include), OrderDesc) {
-			var v struct {
-				ID string `json:"_document_id"`
-			}
-			_ = json.Unmarshal(raw, &v)
-			ids = append(ids, v.ID)
-		}
-		return ids
+	err := walkAll(context.Background(), c, srv.Enterprise(), 0, func(include, _ string) []string {
+		return ids(t, srv.Events(Include(include), OrderDesc))
 	})
 	assert.Error(t, err)
 }

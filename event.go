@@ -138,58 +138,51 @@ var errTooManyElements = fmt.Errorf("page holds more than %d entries (GitHub sen
 // decodeEvents decodes a page: a JSON array of entry objects (null counts
 // as an empty page).
 func decodeEvents(s string) ([]Event, error) {
-	i := skipWS(s, 0)
-	if i >= len(s) {
-		return nil, syntaxError(i, "empty body")
-	}
-	if s[i] == 'n' {
-		j, err := skipValue(s, i, 0)
-		if err != nil {
-			return nil, err
-		}
-		if skipWS(s, j) != len(s) {
-			return nil, syntaxError(j, "data after the page")
-		}
-		return nil, nil
-	}
-	if s[i] != '[' {
-		return nil, syntaxError(i, "a page must be a JSON array")
-	}
 	// Entries average 600-1000 bytes; a close guess saves regrowth.
 	events := make([]Event, 0, min(len(s)/600+1, maxPageElements))
 	values := maxPageValues
-	i = skipWS(s, i+1)
-	if i < len(s) && s[i] == ']' {
-		i++
-	} else {
-		for {
-			if i >= len(s) || s[i] != '{' {
-				return nil, syntaxError(i, "each entry must be a JSON object")
-			}
-			if len(events) == maxPageElements {
-				return nil, errTooManyElements
-			}
-			events = append(events, Event{})
-			var err error
-			if i, err = decodeEvent(s, i, &events[len(events)-1], &values); err != nil {
-				return nil, err
-			}
-			i = skipWS(s, i)
-			if i < len(s) && s[i] == ',' {
-				i = skipWS(s, i+1)
-				continue
-			}
-			if i < len(s) && s[i] == ']' {
-				i++
-				break
-			}
-			return nil, syntaxError(i, "expected , or ] after an entry")
-		}
-	}
-	if skipWS(s, i) != len(s) {
-		return nil, syntaxError(i, "data after the page")
+	err := readList(s, maxPageElements, errTooManyElements, func(i int) (int, error) {
+		events = append(events, Event{})
+		return decodeEvent(s, i, &events[len(events)-1], &values)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return events, nil
+}
+
+// readList reads a response body that is a JSON array (null counts as an
+// empty one) and nothing else, calling elem for each element: at most max
+// of them, since the body's size says nothing about how many elements it
+// holds. The element past max is refused with tooMany before elem or
+// anything else reads it.
+func readList(s string, max int, tooMany error, elem func(i int) (int, error)) error {
+	i := skipWS(s, 0)
+	var err error
+	switch {
+	case i >= len(s):
+		return syntaxError(i, "empty body")
+	case s[i] == 'n':
+		i, err = literal(s, i, "null")
+	case s[i] == '[':
+		n := 0
+		i, err = readArray(s, i, func(j int) (int, error) {
+			if n == max {
+				return j, tooMany
+			}
+			n++
+			return elem(j)
+		})
+	default:
+		return syntaxError(i, "want a JSON array")
+	}
+	if err != nil {
+		return err
+	}
+	if skipWS(s, i) != len(s) {
+		return syntaxError(i, "data after the array")
+	}
+	return nil
 }
 
 // decodeEvent decodes the object starting at s[i] into ev and returns the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"runtime"
@@ -75,7 +74,7 @@ type arrival struct {
 // until the context ends at until, and tail returns how many times each ID
 // was delivered and the most IDs the Follower held at once (sampled every
 // tick). arrivals must be sorted by at.
-func tail(t *testing.T, fg *fakeGitHub, f *Follower, arrivals []arrival, tick time.Duration, until time.Time) (map[string]int, int) {
+func tail(t *testing.T, fg *auditlogtest.Server, f *Follower, arrivals []arrival, tick time.Duration, until time.Time) (map[string]int, int) {
 	t.Helper()
 	ctx, cancel := context.WithDeadline(t.Context(), until)
 	defer cancel()
@@ -148,9 +147,9 @@ func checkOnce(t *testing.T, arrivals []arrival, got map[string]int) (missed, du
 // documentation). bench/ measures the same on a wall clock.
 func TestFollowAtVolume(t *testing.T) {
 	t.Parallel()
-	fg := newFakeGitHub(t, auditlogtest.WithEvents(), auditlogtest.WithoutRateLimits())
 	synctest.Test(t, func(t *testing.T) {
-		c := fg.client(t)
+		fg := memFake(t, auditlogtest.WithEvents(), auditlogtest.WithoutRateLimits())
+		c := memClient(t, fg, nil)
 		start := time.Now()
 		const rate = 1000 // events a minute
 		const minutes = 25
@@ -201,9 +200,9 @@ func TestFollowAtVolume(t *testing.T) {
 // once, and the IDs kept stay within a look-back and a rescan of events.
 func TestFollowCatchesLatenessUpToLookBack(t *testing.T) {
 	t.Parallel()
-	fg := newFakeGitHub(t, auditlogtest.WithEvents(rawEvent("old", synctestEpoch.Add(-time.Hour))), auditlogtest.WithoutRateLimits())
 	synctest.Test(t, func(t *testing.T) {
-		c := fg.client(t)
+		fg := memFake(t, auditlogtest.WithEvents(rawEvent("old", synctestEpoch.Add(-time.Hour))), auditlogtest.WithoutRateLimits())
+		c := memClient(t, fg, nil)
 		start := time.Now()
 		const lookBack = 2 * time.Minute
 		const tick = time.Second
@@ -250,9 +249,9 @@ func TestWalkHandsOverToFollow(t *testing.T) {
 			for i := range 3000 {
 				history = append(history, rawEvent(fmt.Sprintf("h-%04d", i), synctestEpoch.Add(-3*time.Hour+time.Duration(i)*3*time.Second)))
 			}
-			fg := newFakeGitHub(t, auditlogtest.WithEvents(history...), auditlogtest.WithoutRateLimits())
 			synctest.Test(t, func(t *testing.T) {
-				c := fg.client(t)
+				fg := memFake(t, auditlogtest.WithEvents(history...), auditlogtest.WithoutRateLimits())
+				c := memClient(t, fg, nil)
 				start := time.Now()
 				const lookBack = 5 * time.Minute
 				// Events keep coming during the walk and after it: one a
@@ -315,88 +314,83 @@ func TestWalkHandsOverToFollow(t *testing.T) {
 	}
 }
 
+// TestFollowResumesFromCheckpoint: a tail stopped after four events and
+// started again from its checkpoint, saved as JSON, delivers exactly the
+// other six, and no repeat in ten polls.
 func TestFollowResumesFromCheckpoint(t *testing.T) {
 	t.Parallel()
-	base := time.Now().Add(-time.Minute)
-	var evs []json.RawMessage
-	for i := range 10 {
-		evs = append(evs, rawEvent(fmt.Sprintf("e%d", i), base.Add(time.Duration(i)*time.Second)))
-	}
-	srv, c := newFake(t, auditlogtest.WithEvents(evs...))
-	opts := FollowOptions{Every: time.Millisecond, LookBack: time.Hour, Since: base.Add(-time.Second)}
+	synctest.Test(t, func(t *testing.T) {
+		base := time.Now().Add(-time.Minute)
+		srv, c := newFake(t, auditlogtest.WithEvents(eventsEvery(10, base, time.Second)...))
+		opts := FollowOptions{Every: time.Second, LookBack: time.Hour, Since: base.Add(-time.Second)}
 
-	// First run: take 4 events, save the checkpoint as JSON, stop.
-	f := c.Follow(srv.Enterprise(), nil, opts)
-	var first []string
-	var saved []byte
-	for ev, err := range f.Events(context.Background()) {
-		require.NoError(t, err)
-		first = append(first, ev.DocumentID)
-		if len(first) == 4 {
-			var err error
-			saved, err = json.Marshal(f.Checkpoint())
+		// First run: take 4 events, save the checkpoint as JSON, stop.
+		f := c.Follow(srv.Enterprise(), nil, opts)
+		var first []string
+		var saved []byte
+		for ev, err := range f.Events(t.Context()) {
 			require.NoError(t, err)
-			break
+			first = append(first, ev.DocumentID)
+			if len(first) == 4 {
+				var err error
+				saved, err = json.Marshal(f.Checkpoint())
+				require.NoError(t, err)
+				break
+			}
 		}
-	}
-	// Second run from the checkpoint: exactly the other 6.
-	var cp Checkpoint
-	require.NoError(t, json.Unmarshal(saved, &cp))
-	opts.From = cp
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv.ResetRequests()
-	go func() {
-		for len(srv.Requests()) < 10 { // ten polls: enough to see any repeat
-			time.Sleep(time.Millisecond)
+		// Second run from the checkpoint: exactly the other 6, in ten polls
+		// (enough to see any repeat).
+		var cp Checkpoint
+		require.NoError(t, json.Unmarshal(saved, &cp))
+		opts.From = cp
+		srv.ResetRequests()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*opts.Every-time.Millisecond)
+		defer cancel()
+		var second []string
+		for ev, err := range c.Follow(srv.Enterprise(), nil, opts).Events(ctx) {
+			require.NoError(t, err)
+			second = append(second, ev.DocumentID)
 		}
-		cancel()
-	}()
-	var second []string
-	for ev, err := range c.Follow(srv.Enterprise(), nil, opts).Events(ctx) {
-		require.NoError(t, err)
-		second = append(second, ev.DocumentID)
-	}
-	assert.Equal(t, []string{"e0", "e1", "e2", "e3"}, first)
-	assert.Equal(t, []string{"e4", "e5", "e6", "e7", "e8", "e9"}, second)
+		assert.Equal(t, []string{"e0", "e1", "e2", "e3"}, first)
+		assert.Equal(t, []string{"e4", "e5", "e6", "e7", "e8", "e9"}, second)
+		assert.Equal(t, 10, auditLogRequests(srv), "polls")
+	})
 }
 
 // TestFollowContextPerCall: the Follower holds no context; each range takes
 // its own, and a second range goes on where the first stopped (issue 12.6).
 func TestFollowContextPerCall(t *testing.T) {
 	t.Parallel()
-	base := time.Now().Add(-time.Minute)
-	var evs []json.RawMessage
-	for i := range 6 {
-		evs = append(evs, rawEvent(fmt.Sprintf("e%d", i), base.Add(time.Duration(i)*time.Second)))
-	}
-	srv, c := newFake(t, auditlogtest.WithEvents(evs...))
-	f := c.Follow(srv.Enterprise(), nil, FollowOptions{Every: time.Millisecond, Since: base.Add(-time.Second)})
-	assert.Empty(t, srv.Requests(), "Follow sent a request")
+	synctest.Test(t, func(t *testing.T) {
+		base := time.Now().Add(-time.Minute)
+		srv, c := newFake(t, auditlogtest.WithEvents(eventsEvery(6, base, time.Second)...))
+		f := c.Follow(srv.Enterprise(), nil, FollowOptions{Every: time.Second, Since: base.Add(-time.Second)})
+		assert.Empty(t, srv.Requests(), "Follow sent a request")
 
-	ctx1, cancel1 := context.WithCancel(context.Background())
-	defer cancel1()
-	var got []string
-	for ev, err := range f.Events(ctx1) {
-		require.NoError(t, err)
-		got = append(got, ev.DocumentID)
-		if len(got) == 3 {
-			cancel1() // the range ends with its context
+		ctx1, cancel1 := context.WithCancel(t.Context())
+		defer cancel1()
+		var got []string
+		for ev, err := range f.Events(ctx1) {
+			require.NoError(t, err)
+			got = append(got, ev.DocumentID)
+			if len(got) == 3 {
+				cancel1() // the range ends with its context
+			}
 		}
-	}
-	assert.Equal(t, []string{"e0", "e1", "e2"}, got)
+		assert.Equal(t, []string{"e0", "e1", "e2"}, got)
 
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	require.NoError(t, srv.AddEvents(rawEvent("e6", base.Add(10*time.Second))))
-	for ev, err := range f.Events(ctx2) {
-		require.NoError(t, err)
-		got = append(got, ev.DocumentID)
-		if len(got) == 7 {
-			break
+		ctx2, cancel2 := context.WithCancel(t.Context())
+		defer cancel2()
+		require.NoError(t, srv.AddEvents(rawEvent("e6", base.Add(10*time.Second))))
+		for ev, err := range f.Events(ctx2) {
+			require.NoError(t, err)
+			got = append(got, ev.DocumentID)
+			if len(got) == 7 {
+				break
+			}
 		}
-	}
-	assert.Equal(t, []string{"e0", "e1", "e2", "e3", "e4", "e5", "e6"}, got)
+		assert.Equal(t, []string{"e0", "e1", "e2", "e3", "e4", "e5", "e6"}, got)
+	})
 }
 
 // TestFollowIgnoresSinceWhenResuming: with From set, Since cannot skip what
@@ -404,99 +398,102 @@ func TestFollowContextPerCall(t *testing.T) {
 // (issue 12.6).
 func TestFollowIgnoresSinceWhenResuming(t *testing.T) {
 	t.Parallel()
-	base := time.Now().Add(-time.Hour)
-	var evs []json.RawMessage
-	for i := range 5 {
-		evs = append(evs, rawEvent(fmt.Sprintf("e%d", i), base.Add(time.Duration(i)*time.Minute)))
-	}
-	srv, _ := newFake(t, auditlogtest.WithEvents(evs...))
-	logs := newCapture()
-	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()), WithLogger(slog.New(logs)))
-	require.NoError(t, err)
-	var ev0 Event
-	require.NoError(t, ev0.UnmarshalJSON(evs[0]))
-	var cp Checkpoint
-	cp.Add(ev0)
+	synctest.Test(t, func(t *testing.T) {
+		base := time.Now().Add(-time.Hour)
+		evs := eventsEvery(5, base, time.Minute)
+		srv, _ := newFake(t, auditlogtest.WithEvents(evs...))
+		logs := newCapture()
+		c := memClient(t, srv, logs)
+		var ev0 Event
+		require.NoError(t, ev0.UnmarshalJSON(evs[0]))
+		var cp Checkpoint
+		cp.Add(ev0)
 
-	f := c.Follow(srv.Enterprise(), nil, FollowOptions{
-		Every: time.Millisecond, LookBack: time.Minute, From: cp,
-		Since: time.Now(), // a mistake: it would skip e1…e4
-	})
-	var got []string
-	for ev, err := range f.Events(context.Background()) {
-		require.NoError(t, err)
-		got = append(got, ev.DocumentID)
-		if len(got) == 4 {
-			break
+		f := c.Follow(srv.Enterprise(), nil, FollowOptions{
+			Every: time.Second, LookBack: time.Minute, From: cp,
+			Since: time.Now(), // a mistake: it would skip e1…e4
+		})
+		var got []string
+		for ev, err := range f.Events(t.Context()) {
+			require.NoError(t, err)
+			got = append(got, ev.DocumentID)
+			if len(got) == 4 {
+				break
+			}
 		}
-	}
-	assert.Equal(t, []string{"e1", "e2", "e3", "e4"}, got)
-	assert.Contains(t, logs.text(), "FollowOptions.Since is ignored")
+		assert.Equal(t, []string{"e1", "e2", "e3", "e4"}, got)
+		assert.Contains(t, logs.text(), "FollowOptions.Since is ignored")
+	})
 }
 
 // TestFollowMergesCreated: a created: in the caller's phrase and the tail's
 // own bound go out as one range; two in the phrase are refused (issue 12.3).
 func TestFollowMergesCreated(t *testing.T) {
 	t.Parallel()
-	base := time.Now().Add(-time.Hour).Truncate(time.Second)
-	var evs []json.RawMessage
-	for i := range 6 {
-		evs = append(evs, rawEvent(fmt.Sprintf("e%d", i), base.Add(time.Duration(i)*10*time.Minute)))
-	}
-	srv, c := newFake(t, auditlogtest.WithEvents(evs...))
-	phrase := Phrase().Action("repo.create").CreatedBefore(base.Add(35 * time.Minute)).String()
-	f := c.Follow(srv.Enterprise(), &Query{Phrase: phrase}, FollowOptions{Every: time.Millisecond, Since: base.Add(15 * time.Minute)})
-	// Once the tail is past the phrase's end there is nothing left to ask
-	// for, and it sends nothing more.
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	var got []string
-	for ev, err := range f.Events(ctx) {
-		require.NoError(t, err)
-		got = append(got, ev.DocumentID)
-	}
-	assert.Equal(t, []string{"e2", "e3"}, got, "since 15m, before 35m")
-	for _, r := range srv.Requests() {
-		if r.Path == auditlogtest.PathRateLimit {
-			continue // the warm start
+	synctest.Test(t, func(t *testing.T) {
+		base := time.Now().Add(-time.Hour).Truncate(time.Second)
+		srv, c := newFake(t, auditlogtest.WithEvents(eventsEvery(6, base, 10*time.Minute)...))
+		phrase := Phrase().Action("repo.create").CreatedBefore(base.Add(35 * time.Minute)).String()
+		f := c.Follow(srv.Enterprise(), &Query{Phrase: phrase}, FollowOptions{Every: time.Second, Since: base.Add(15 * time.Minute)})
+		// Once the tail is past the phrase's end there is nothing left to ask
+		// for, and it sends nothing more.
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		defer cancel()
+		var got []string
+		for ev, err := range f.Events(ctx) {
+			require.NoError(t, err)
+			got = append(got, ev.DocumentID)
 		}
-		q, err := url.ParseQuery(r.RawQuery)
-		require.NoError(t, err)
-		assert.Equal(t, 1, strings.Count(q.Get("phrase"), "created:"), q.Get("phrase"))
-	}
+		assert.Equal(t, []string{"e2", "e3"}, got, "since 15m, before 35m")
+		require.NotZero(t, auditLogRequests(srv))
+		for _, r := range srv.Requests() {
+			if r.Path == auditlogtest.PathRateLimit {
+				continue // the warm start
+			}
+			q, err := url.ParseQuery(r.RawQuery)
+			require.NoError(t, err)
+			assert.Equal(t, 1, strings.Count(q.Get("phrase"), "created:"), q.Get("phrase"))
+		}
 
-	two := &Query{Phrase: "created:>=2026-01-01 action:repo created:<2026-02-01"}
-	for _, err := range c.Follow(srv.Enterprise(), two, FollowOptions{}).Events(context.Background()) {
-		var ie *InputError
-		require.ErrorAs(t, err, &ie)
-		assert.Equal(t, "Query.Phrase", ie.Field)
-		assert.Contains(t, ie.Reason, "alternatives")
-	}
+		two := &Query{Phrase: "created:>=2026-01-01 action:repo created:<2026-02-01"}
+		for _, err := range c.Follow(srv.Enterprise(), two, FollowOptions{}).Events(t.Context()) {
+			var ie *InputError
+			require.ErrorAs(t, err, &ie)
+			assert.Equal(t, "Query.Phrase", ie.Field)
+			assert.Contains(t, ie.Reason, "alternatives")
+		}
+	})
 }
 
+// TestFollowCancelDuringWait: cancelling the context of a tail waiting for
+// its next poll ends the range at once, with no further request.
 func TestFollowCancelDuringWait(t *testing.T) {
 	t.Parallel()
-	srv, c := newFake(t, auditlogtest.WithEvents(rawEvent("a", time.Now())))
-	ctx, cancel := context.WithCancel(context.Background())
-	f := c.Follow(srv.Enterprise(), nil, FollowOptions{Every: time.Hour, Since: time.Now().Add(-time.Minute)})
-	done := make(chan time.Time)
-	go func() {
-		for range f.Events(ctx) {
-			// first poll yields "a"; then the follower waits an hour
+	synctest.Test(t, func(t *testing.T) {
+		srv, c := newFake(t, auditlogtest.WithEvents(rawEvent("a", time.Now())))
+		ctx, cancel := context.WithCancel(t.Context())
+		f := c.Follow(srv.Enterprise(), nil, FollowOptions{Every: time.Hour, Since: time.Now().Add(-time.Minute)})
+		done := make(chan time.Time, 1)
+		go func() {
+			for range f.Events(ctx) {
+				// first poll yields "a"; then the follower waits an hour
+			}
+			done <- time.Now()
+		}()
+		synctest.Wait() // the first poll is done and the follower waits
+		require.Equal(t, 1, auditLogRequests(srv))
+		time.Sleep(time.Minute) // into the hour-long wait
+		cancelled := time.Now()
+		cancel()
+		synctest.Wait()
+		select {
+		case end := <-done:
+			assert.Equal(t, cancelled, end, "returned after cancel")
+		default:
+			t.Fatal("Follow did not return after its context was cancelled")
 		}
-		done <- time.Now()
-	}()
-	require.Eventually(t, func() bool { return auditLogRequests(srv) == 1 }, 5*time.Second, time.Millisecond)
-	time.Sleep(5 * time.Millisecond) // into the hour-long wait
-	cancelled := time.Now()
-	cancel()
-	select {
-	case end := <-done:
-		t.Logf("returned %s after cancel", end.Sub(cancelled))
-	case <-time.After(10 * time.Second):
-		t.Fatal("Follow did not return after its context was cancelled")
-	}
-	assert.Equal(t, 1, auditLogRequests(srv), "no request after cancel")
+		assert.Equal(t, 1, auditLogRequests(srv), "no request after cancel")
+	})
 }
 
 func TestFollowRejectsBadOptions(t *testing.T) {

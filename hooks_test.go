@@ -134,8 +134,7 @@ func TestHooksReportEveryWaitAndRetry(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				srv := auditlogtest.New(t, append([]auditlogtest.Option{auditlogtest.WithoutListener(),
-					auditlogtest.WithGeneratedEvents(20, 1)}, tc.opts...)...)
+				srv := memFake(t, append([]auditlogtest.Option{auditlogtest.WithGeneratedEvents(20, 1)}, tc.opts...)...)
 				require.NoError(t, srv.Inject(tc.rules...))
 				h := &hookLog{start: time.Now()}
 				c := memClient(t, srv, nil, append([]Option{WithHooks(h.hooks())}, tc.copts...)...)
@@ -180,7 +179,7 @@ func TestHooksReportEveryWaitAndRetry(t *testing.T) {
 func TestHooksSeeAnotherCallsHold(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(20, 1))
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(20, 1))
 		require.NoError(t, srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog},
 			Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: 30 * time.Second}}))
 		b, err := NewBudget(nil)
@@ -204,7 +203,7 @@ func TestHooksSeeAnotherCallsHold(t *testing.T) {
 func TestHooksWaitOutlastingTheRefusal(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(20, 1))
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(20, 1))
 		require.NoError(t, srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog},
 			Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: time.Minute}}))
 		b, err := NewBudget(nil)

@@ -15,7 +15,7 @@ import (
 )
 
 // The leak scan: every client made by the shared helpers (setup, newFake,
-// recordedFake, newFakeGitHub's client) logs at debug level to testLogger,
+// recordedFake, memClient) logs at debug level to testLogger,
 // tests feed the errors they get to recordErr, and TestMain, after the whole
 // suite ran, searches all of it for every token and plaintext secret the
 // tests used. Finding one fails the run.

@@ -259,11 +259,7 @@ func TestLinkOnAnotherHost(t *testing.T) {
 // allowed to push an event past it (issue 12.7).
 func TestPagesEnterpriseServerArrivalsDuringWalk(t *testing.T) {
 	t.Parallel()
-	srv := auditlogtest.NewServer(auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1000, 8),
-		auditlogtest.WithRateLimit("audit_log", 1<<30, time.Hour))
-	t.Cleanup(srv.Close)
-	c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()), WithLogger(testLogger))
-	require.NoError(t, err)
+	srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1000, 8))
 	want := ids(t, srv.Events("web", "desc"))
 	newest := time.Now().Add(time.Minute)
 	var got []string

@@ -3,7 +3,6 @@ package auditlog
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -15,62 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// synctestEpoch is where time starts inside a synctest bubble.
-var synctestEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// fakeGitHub is an auditlogtest server whose clock is the fake clock of a
-// synctest bubble. The server runs outside the bubble (its listener would
-// otherwise keep the bubble from ever being idle, so fake time would never
-// advance); the client's transport, inside the bubble, publishes the
-// bubble's time before each request, and the server reads it. A request takes
-// no fake time, so the server sees exactly the time the client sent at.
-type fakeGitHub struct {
-	*auditlogtest.Server
-	now atomic.Int64 // unix nanoseconds of the bubble's clock
-}
-
-func newFakeGitHub(t *testing.T, opts ...auditlogtest.Option) *fakeGitHub {
-	t.Helper()
-	return newSkewedFakeGitHub(t, 0, opts...)
-}
-
-// newSkewedFakeGitHub is newFakeGitHub whose clock is skew ahead of the
-// bubble's (behind when negative): GitHub's clock and the client's disagree.
-func newSkewedFakeGitHub(t *testing.T, skew time.Duration, opts ...auditlogtest.Option) *fakeGitHub {
-	t.Helper()
-	f := &fakeGitHub{}
-	f.now.Store(synctestEpoch.UnixNano())
-	clock := func() time.Time { return time.Unix(0, f.now.Load()).Add(skew).UTC() }
-	f.Server = auditlogtest.NewServer(append([]auditlogtest.Option{auditlogtest.WithClock(clock)}, opts...)...)
-	t.Cleanup(f.Close)
-	return f
-}
-
-// transport must be called inside the bubble. Keep-alives are off so that
-// no connection goroutine lingers in the bubble between requests.
-func (f *fakeGitHub) transport() http.RoundTripper {
-	base := &http.Transport{DisableKeepAlives: true}
-	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		f.now.Store(time.Now().UnixNano())
-		return base.RoundTrip(r)
-	})
-}
-
-// client must be called inside the bubble.
-func (f *fakeGitHub) client(t *testing.T, opts ...Option) *Client {
-	t.Helper()
-	c, err := NewClient(append([]Option{
-		WithBaseURL(f.URL()), WithToken(f.Token()),
-		WithHTTPClient(&http.Client{Transport: f.transport()}), WithLogger(testLogger),
-	}, opts...)...)
-	require.NoError(t, err)
-	return c
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // walk reads the whole audit log page by page, following Next, and returns
 // the document IDs seen.
@@ -90,13 +33,6 @@ func walk(ctx context.Context, c *Client, enterprise string, perPage int) ([]str
 		}
 		q = q.At(page.Next)
 	}
-}
-
-// settledRequests closes the server, which waits for in-flight handlers,
-// and returns its request log, complete: no request can still be arriving.
-func (f *fakeGitHub) settledRequests() []auditlogtest.Request {
-	f.Close()
-	return f.Requests()
 }
 
 // servedWithinBudget asserts that no request was refused and no window
@@ -128,17 +64,6 @@ func windowCounts(reqs []auditlogtest.Request, w time.Duration) (served map[int]
 	return served, refused
 }
 
-// budgeted returns the requests a budget counts: all but GET /rate_limit.
-func budgeted(reqs []auditlogtest.Request) []auditlogtest.Request {
-	var out []auditlogtest.Request
-	for _, r := range reqs {
-		if r.Resource != "" {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // TestWalkUsesTheWholeBudget walks the log continuously for five windows of
 // 60 requests per 6 s and checks that the budget is used (>= 99%) without a
 // single refusal, both with the default burst (a window's budget at once)
@@ -163,23 +88,22 @@ func TestWalkUsesTheWholeBudget(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			// Exactly windows*limit pages: the walk needs the whole budget of 5 windows.
-			f := newFakeGitHub(t,
-				auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
-				auditlogtest.WithGeneratedEvents(windows*limit*perPage, 7))
 			synctest.Test(t, func(t *testing.T) {
+				f := memFake(t, auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
+					auditlogtest.WithGeneratedEvents(windows*limit*perPage, 7))
 				var opts []Option
 				if !tc.defaults {
 					opts = append(opts, WithRateLimits(map[string]RateLimit{
 						ResourceAuditLog: {Requests: limit, Per: window, Burst: tc.burst}}))
 				}
-				c := f.client(t, opts...)
+				c := memClient(t, f, nil, opts...)
 				start := time.Now()
 				ids, err := walk(t.Context(), c, f.Enterprise(), perPage)
 				require.NoError(t, err)
 				elapsed := time.Since(start)
 				assert.Equal(t, windows*limit*perPage, len(ids))
 
-				total, refused := servedWithinBudget(t, f.settledRequests(), window, limit)
+				total, refused := servedWithinBudget(t, f.Requests(), window, limit)
 				assert.Equal(t, windows*limit, total)
 				// The walk needs 300 requests; at 60 per 6 s the last window
 				// opens at 24 s. Utilisation is what was served over what the
@@ -224,11 +148,10 @@ func TestWalkThroughRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeGitHub(t,
-				auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
-				auditlogtest.WithGeneratedEvents(events, 3))
 			synctest.Test(t, func(t *testing.T) {
-				c := f.client(t, WithMaxWait(time.Hour))
+				f := memFake(t, auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
+					auditlogtest.WithGeneratedEvents(events, 3))
+				c := memClient(t, f, nil, WithMaxWait(time.Hour))
 				// A few pages first, then the refusals on the next request.
 				first, err := c.AuditLog(t.Context(), f.Enterprise(), &Query{PerPage: 50, Order: OrderAsc, Include: IncludeAll})
 				require.NoError(t, err)
@@ -243,7 +166,7 @@ func TestWalkThroughRefusals(t *testing.T) {
 				assert.Equal(t, events, len(rest), "no event twice")
 				assert.Len(t, first.Events, 50)
 
-				reqs := f.settledRequests()
+				reqs := f.Requests()
 				var refusals []int
 				for i, r := range reqs {
 					if r.Fault != "" {
@@ -260,7 +183,8 @@ func TestWalkThroughRefusals(t *testing.T) {
 				if tc.fault.Kind == auditlogtest.FaultPrimary403 || tc.fault.Kind == auditlogtest.FaultPrimary429 {
 					// The wait ended exactly when the window reset, at the
 					// end of the hour that began with the first request.
-					assert.Equal(t, synctestEpoch.Add(window), reqs[refusals[0]+1].Time)
+					retried := reqs[refusals[0]+1].Time
+					assert.True(t, synctestEpoch.Add(window).Equal(retried), "retried at %v", retried)
 				}
 			})
 		})
@@ -286,16 +210,15 @@ func TestSharedBudget(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeGitHub(t,
-				auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
-				auditlogtest.WithGeneratedEvents(30, 5))
 			synctest.Test(t, func(t *testing.T) {
+				f := memFake(t, auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
+					auditlogtest.WithGeneratedEvents(30, 5))
 				b, err := NewBudget(map[string]RateLimit{ResourceAuditLog: {Requests: limit, Per: window}})
 				require.NoError(t, err)
 				var wg sync.WaitGroup
 				var failures atomic.Int64
 				for range tc.clients {
-					c := f.client(t, WithLimiter(b))
+					c := memClient(t, f, nil, WithLimiter(b))
 					for range tc.workers {
 						wg.Go(func() {
 							for range 40 { // 320 requests in all: over 5 windows' worth
@@ -308,7 +231,7 @@ func TestSharedBudget(t *testing.T) {
 				}
 				wg.Wait()
 				assert.Zero(t, failures.Load())
-				total, _ := servedWithinBudget(t, f.settledRequests(), window, limit)
+				total, _ := servedWithinBudget(t, f.Requests(), window, limit)
 				assert.Equal(t, tc.clients*tc.workers*40, total)
 			})
 		})
@@ -320,9 +243,9 @@ func TestSharedBudget(t *testing.T) {
 // 16th stream call would wait for the stream window.
 func TestStreamBudgetIsSeparate(t *testing.T) {
 	t.Parallel()
-	f := newFakeGitHub(t, auditlogtest.WithGeneratedEvents(10, 1))
 	synctest.Test(t, func(t *testing.T) {
-		c := f.client(t, WithMaxWait(time.Minute))
+		f := memFake(t, auditlogtest.WithGeneratedEvents(10, 1))
+		c := memClient(t, f, nil, WithMaxWait(time.Minute))
 		streamCall := func() error {
 			_, err := c.do(t.Context(), &call{method: http.MethodGet,
 				path: "enterprises/" + f.Enterprise() + "/audit-log/streams", resource: ResourceAuditLogStreaming})
@@ -376,14 +299,14 @@ func TestRefusalPausesSharedBudget(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeGitHub(t, auditlogtest.WithGeneratedEvents(10, 1))
 			synctest.Test(t, func(t *testing.T) {
+				f := memFake(t, auditlogtest.WithGeneratedEvents(10, 1))
 				b, err := NewBudget(nil)
 				require.NoError(t, err)
 				logs := newCapture()
-				first := f.client(t, append([]Option{WithLimiter(b), WithLogger(slog.New(logs))}, tc.opts...)...)
-				patient := f.client(t, WithLimiter(b))
-				hasty := f.client(t, WithLimiter(b), WithMaxWait(2*time.Second))
+				first := memClient(t, f, logs, append([]Option{WithLimiter(b)}, tc.opts...)...)
+				patient := memClient(t, f, nil, WithLimiter(b))
+				hasty := memClient(t, f, nil, WithLimiter(b), WithMaxWait(2*time.Second))
 
 				require.NoError(t, f.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog},
 					Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: retryAfter}}))
@@ -412,7 +335,7 @@ func TestRefusalPausesSharedBudget(t *testing.T) {
 				// One that may wait is sent when GitHub said, not before.
 				_, err = patient.AuditLog(t.Context(), f.Enterprise(), nil)
 				require.NoError(t, err)
-				reqs := budgeted(f.settledRequests())
+				reqs := budgeted(f.Requests())
 				require.Len(t, reqs, 2)
 				assert.Equal(t, retryAfter, reqs[1].Time.Sub(reqs[0].Time))
 			})
@@ -425,9 +348,9 @@ func TestRefusalPausesSharedBudget(t *testing.T) {
 // client does not invent one: 3,000 requests go without a budget wait.
 func TestNoLimitReportedNoPacing(t *testing.T) {
 	t.Parallel()
-	f := newFakeGitHub(t, auditlogtest.WithoutRateLimits(), auditlogtest.WithGeneratedEvents(10, 1))
 	synctest.Test(t, func(t *testing.T) {
-		c := f.client(t)
+		f := memFake(t, auditlogtest.WithoutRateLimits(), auditlogtest.WithGeneratedEvents(10, 1))
+		c := memClient(t, f, nil)
 		start := time.Now()
 		for i := range 3000 {
 			_, err := c.AuditLog(t.Context(), f.Enterprise(), &Query{PerPage: 1})
@@ -451,15 +374,15 @@ func TestClockSkew(t *testing.T) {
 	for _, skew := range []time.Duration{30 * time.Second, -30 * time.Second} {
 		t.Run(fmt.Sprintf("walk, GitHub %v", skew), func(t *testing.T) {
 			t.Parallel()
-			f := newSkewedFakeGitHub(t, skew,
-				auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
-				auditlogtest.WithGeneratedEvents(700, 2))
 			synctest.Test(t, func(t *testing.T) {
-				c := f.client(t, WithMaxWait(time.Hour))
+				f := memFake(t, skewedClock(skew),
+					auditlogtest.WithRateLimit(ResourceAuditLog, limit, window),
+					auditlogtest.WithGeneratedEvents(700, 2))
+				c := memClient(t, f, nil, WithMaxWait(time.Hour))
 				ids, err := walk(t.Context(), c, f.Enterprise(), 10)
 				require.NoError(t, err)
 				assert.Len(t, ids, 700)
-				reqs := budgeted(f.settledRequests())
+				reqs := budgeted(f.Requests())
 				_, refused := windowCounts(reqs, window)
 				assert.Zero(t, refused, "requests refused")
 				// Windows on GitHub's clock: each starts with the first request
@@ -478,18 +401,18 @@ func TestClockSkew(t *testing.T) {
 		})
 		t.Run(fmt.Sprintf("refusal, GitHub %v", skew), func(t *testing.T) {
 			t.Parallel()
-			f := newSkewedFakeGitHub(t, skew,
-				auditlogtest.WithRateLimit(ResourceAuditLog, 1000, window),
-				auditlogtest.WithGeneratedEvents(100, 2))
 			synctest.Test(t, func(t *testing.T) {
-				c := f.client(t, WithMaxWait(time.Hour))
+				f := memFake(t, skewedClock(skew),
+					auditlogtest.WithRateLimit(ResourceAuditLog, 1000, window),
+					auditlogtest.WithGeneratedEvents(100, 2))
+				c := memClient(t, f, nil, WithMaxWait(time.Hour))
 				_, err := c.AuditLog(t.Context(), f.Enterprise(), nil)
 				require.NoError(t, err)
 				time.Sleep(10 * time.Second)
 				f.Script(auditlogtest.Fault{Kind: auditlogtest.FaultPrimary403}, 1)
 				_, err = c.AuditLog(t.Context(), f.Enterprise(), nil)
 				require.NoError(t, err)
-				reqs := budgeted(f.settledRequests())
+				reqs := budgeted(f.Requests())
 				_, refused := windowCounts(reqs, window)
 				assert.Equal(t, 1, refused, "refused again after the first refusal")
 				require.Len(t, reqs, 3)
@@ -508,9 +431,9 @@ func TestClientRate(t *testing.T) {
 	t.Parallel()
 	t.Run("github", func(t *testing.T) {
 		t.Parallel()
-		f := newSkewedFakeGitHub(t, 30*time.Second, auditlogtest.WithGeneratedEvents(10, 1))
 		synctest.Test(t, func(t *testing.T) {
-			c := f.client(t)
+			f := memFake(t, skewedClock(30*time.Second), auditlogtest.WithGeneratedEvents(10, 1))
+			c := memClient(t, f, nil)
 			for _, res := range []string{ResourceAuditLog, ResourceAuditLogStreaming} {
 				_, ok := c.Rate(res)
 				assert.False(t, ok, "%s known before any response", res)
@@ -527,16 +450,16 @@ func TestClientRate(t *testing.T) {
 			r, ok = c.Rate(ResourceAuditLogStreaming)
 			require.True(t, ok)
 			assert.Equal(t, Rate{Limit: 15, Remaining: 14, Used: 1, Reset: reset, Resource: ResourceAuditLogStreaming}, r)
-			reqs := f.settledRequests()
+			reqs := f.Requests()
 			assert.Len(t, budgeted(reqs), 2, "Rate sent a request")
 			assert.Len(t, reqs, 4, "one GET /rate_limit before the first request on each resource")
 		})
 	})
 	t.Run("no limits", func(t *testing.T) {
 		t.Parallel()
-		f := newFakeGitHub(t, auditlogtest.WithoutRateLimits(), auditlogtest.WithGeneratedEvents(10, 1))
 		synctest.Test(t, func(t *testing.T) {
-			c := f.client(t)
+			f := memFake(t, auditlogtest.WithoutRateLimits(), auditlogtest.WithGeneratedEvents(10, 1))
+			c := memClient(t, f, nil)
 			_, err := c.AuditLog(t.Context(), f.Enterprise(), nil)
 			require.NoError(t, err)
 			r, ok := c.Rate(ResourceAuditLog)

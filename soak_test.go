@@ -22,7 +22,7 @@ var soakEvents = flag.Int("soak-events", 5000, "events exported by TestSoakExpor
 // pages, "crashes": it abandons the iterator and resumes from the last
 // cursor it saved, as an exporter restarting from its checkpoint would.
 // Every event must arrive exactly once, in order. Retry-after and backoff
-// waits run on the synctest clock; only the jitter is real time.
+// waits and the latency jitter run on the synctest clock, the fake in memory.
 func TestSoakExportExactlyOnce(t *testing.T) {
 	t.Parallel()
 	wall := time.Now()
@@ -30,19 +30,19 @@ func TestSoakExportExactlyOnce(t *testing.T) {
 	// 200 pages at the CI size, so that every fault kind shows up; full
 	// pages of 100 at the full size.
 	perPage := min(100, max(10, n/200))
-	f := newFakeGitHub(t,
-		auditlogtest.WithGeneratedEvents(n, 50),
-		auditlogtest.WithRateLimit(ResourceAuditLog, 1<<30, time.Hour),
-		auditlogtest.WithSeed(50),
-		auditlogtest.WithFaults(auditlogtest.Faults{
-			ServerError: 0.05, Reset: 0.02, Truncate: 0.02,
-			SecondaryEvery: 50, RetryAfter: 2 * time.Second,
-			Jitter: 200 * time.Microsecond,
-		}))
-	want := ids(t, f.Events("all", "asc"))
-	require.Len(t, want, n)
 	synctest.Test(t, func(t *testing.T) {
-		c := f.client(t, WithMaxAttempts(20))
+		f := memFake(t,
+			auditlogtest.WithGeneratedEvents(n, 50),
+			auditlogtest.WithRateLimit(ResourceAuditLog, 1<<30, time.Hour),
+			auditlogtest.WithSeed(50),
+			auditlogtest.WithFaults(auditlogtest.Faults{
+				ServerError: 0.05, Reset: 0.02, Truncate: 0.02,
+				SecondaryEvery: 50, RetryAfter: 2 * time.Second,
+				Jitter: 200 * time.Microsecond,
+			}))
+		want := ids(t, f.Events("all", "asc"))
+		require.Len(t, want, n)
+		c := memClient(t, f, nil, WithMaxAttempts(20))
 		q := &Query{Order: OrderAsc, Include: IncludeAll, PerPage: perPage}
 		var (
 			got      = make([]string, 0, n)
@@ -76,7 +76,7 @@ func TestSoakExportExactlyOnce(t *testing.T) {
 		require.Equal(t, len(want), len(got), "events delivered")
 		require.Equal(t, want, got, "every event exactly once, in order")
 
-		reqs := f.settledRequests()
+		reqs := f.Requests()
 		faults := map[string]int{}
 		secondary := 0
 		for _, r := range reqs {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -14,7 +13,8 @@ import (
 )
 
 // maxStreams bounds a stream list. GitHub allows a handful of streams per
-// enterprise; a longer list is refused before the rest of it is decoded.
+// enterprise; a longer list is refused before the rest of it is decoded
+// (readList, which also reads audit-log pages under their own cap).
 const maxStreams = 100
 
 // Stream is an audit-log stream configuration as GitHub returns it. GitHub
@@ -153,31 +153,27 @@ func (c *Client) ListStreams(ctx context.Context, enterprise string) ([]Stream, 
 	return streams, nil
 }
 
+// errTooManyStreams refuses a stream list past maxStreams.
+var errTooManyStreams = fmt.Errorf("more than %d streams", maxStreams)
+
 // decodeStreams decodes a JSON array (or null) of streams one at a time,
-// stopping at the first past maxStreams.
+// refusing the first past maxStreams before reading it.
 func decodeStreams(body string) ([]Stream, error) {
-	dec := json.NewDecoder(strings.NewReader(body))
 	streams := []Stream{}
-	if tok, err := dec.Token(); err != nil || tok == nil {
-		return streams, err
-	} else if tok != json.Delim('[') {
-		return nil, fmt.Errorf("want a JSON array, got %v", tok)
-	}
-	for dec.More() {
-		if len(streams) == maxStreams {
-			return nil, fmt.Errorf("more than %d streams", maxStreams)
+	err := readList(body, maxStreams, errTooManyStreams, func(i int) (int, error) {
+		j, err := skipValue(body, i, 0)
+		if err != nil {
+			return j, err
 		}
 		var st Stream
-		if err := dec.Decode(&st); err != nil {
-			return nil, err
+		if err := json.Unmarshal([]byte(body[i:j]), &st); err != nil {
+			return i, err
 		}
 		streams = append(streams, st)
-	}
-	if _, err := dec.Token(); err != nil {
+		return j, nil
+	})
+	if err != nil {
 		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the array")
 	}
 	return streams, nil
 }

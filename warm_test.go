@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,27 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// auditLogRequests counts the audit-log pages srv was asked for (not GET
-// /rate_limit, which a warm start sends first).
-func auditLogRequests(srv *auditlogtest.Server) int {
-	return srv.Count(auditlogtest.Match{Method: "GET", Path: auditlogtest.PathAuditLog})
-}
-
 var rateLimitPath = auditlogtest.Match{Method: "GET", Path: auditlogtest.PathRateLimit}
-
-// memClient is a client of an in-memory fake (inside a synctest bubble, on
-// its fake clock), logging to logs when it is not nil.
-func memClient(t *testing.T, srv *auditlogtest.Server, logs *capture, opts ...Option) *Client {
-	t.Helper()
-	logger := testLogger
-	if logs != nil {
-		logger = slog.New(logs)
-	}
-	c, err := NewClient(append([]Option{WithBaseURL(srv.URL()), WithToken(srv.Token()),
-		WithHTTPClient(srv.Client()), WithLogger(logger)}, opts...)...)
-	require.NoError(t, err)
-	return c
-}
 
 // spend uses up the audit_log window of srv's token with plain requests, as
 // another process on the same token would have, and returns when the window
@@ -82,7 +61,7 @@ func refusals(srv *auditlogtest.Server) []auditlogtest.Request {
 func TestWarmStartWaitsForTheReset(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1),
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1),
 			auditlogtest.WithRateLimit(ResourceAuditLog, 5, time.Hour))
 		reset := spend(t, srv)
 		time.Sleep(10 * time.Minute) // the process restarts ten minutes into the spent window
@@ -117,7 +96,7 @@ func TestWarmStartWaitsForTheReset(t *testing.T) {
 func TestWarmStartOnceForConcurrentCallers(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1),
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1),
 			auditlogtest.WithFaults(auditlogtest.Faults{Latency: 100 * time.Millisecond}))
 		b, err := NewBudget(nil)
 		require.NoError(t, err)
@@ -156,7 +135,7 @@ func TestWarmStartSeedsTheBudget(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				skewed := func() time.Time { return time.Now().Add(30 * time.Second) } // GitHub's clock is ahead
-				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1),
+				srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1),
 					auditlogtest.WithClock(skewed), auditlogtest.WithRateLimit(ResourceAuditLog, 100, time.Hour))
 				for range 3 {
 					_, err := memClient(t, srv, nil, WithoutWarmStart()).AuditLog(t.Context(), srv.Enterprise(), nil)
@@ -214,8 +193,7 @@ func TestWarmStartGoesOnCold(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				srv := auditlogtest.New(t, append([]auditlogtest.Option{auditlogtest.WithoutListener(),
-					auditlogtest.WithGeneratedEvents(50, 1)}, tc.opts...)...)
+				srv := memFake(t, append([]auditlogtest.Option{auditlogtest.WithGeneratedEvents(50, 1)}, tc.opts...)...)
 				if tc.fault != nil {
 					require.NoError(t, srv.Inject(auditlogtest.Rule{Match: rateLimitPath, Fault: *tc.fault}))
 				}
@@ -246,7 +224,7 @@ func TestWarmStartGoesOnCold(t *testing.T) {
 func TestWarmStartOff(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1))
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1))
 		b, err := NewBudget(nil)
 		require.NoError(t, err)
 		for _, c := range []*Client{
@@ -267,7 +245,7 @@ func TestWarmStartOff(t *testing.T) {
 func TestWarmStartHeldByARefusal(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1))
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1))
 		require.NoError(t, srv.Inject(auditlogtest.Rule{Match: rateLimitPath,
 			Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary429, RetryAfter: 2 * time.Minute}}))
 		b, err := NewBudget(nil)
@@ -294,7 +272,7 @@ func TestWarmStartHeldByARefusal(t *testing.T) {
 func TestWarmStartCallerGivesUp(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(50, 1))
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1))
 		require.NoError(t, srv.Inject(auditlogtest.Rule{Match: rateLimitPath,
 			Fault: auditlogtest.Fault{Kind: auditlogtest.FaultLatency, Latency: 5 * time.Second}}))
 		c := memClient(t, srv, nil)
@@ -369,30 +347,30 @@ func TestBudgetSeed(t *testing.T) {
 // TestBudgetSeedShared: Clients that seed one Budget at once share a fetch.
 func TestBudgetSeedShared(t *testing.T) {
 	t.Parallel()
-	b, err := NewBudget(nil)
-	require.NoError(t, err)
-	var fetches atomic.Int32
-	release := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			b.Seed(context.Background(), ResourceAuditLog, func(context.Context) (Rate, time.Time, error) {
-				fetches.Add(1)
-				<-release
-				return Rate{Limit: 10, Remaining: 3, Used: 7, Reset: time.Now().Add(time.Hour)}, time.Now(), nil
+	synctest.Test(t, func(t *testing.T) {
+		b, err := NewBudget(nil)
+		require.NoError(t, err)
+		var fetches atomic.Int32
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				b.Seed(t.Context(), ResourceAuditLog, func(context.Context) (Rate, time.Time, error) {
+					fetches.Add(1)
+					<-release
+					return Rate{Limit: 10, Remaining: 3, Used: 7, Reset: time.Now().Add(time.Hour)}, time.Now(), nil
+				})
 			})
-		})
-	}
-	for fetches.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // the others join the flight
-	close(release)
-	wg.Wait()
-	assert.Equal(t, int32(1), fetches.Load())
-	r, ok := b.State(ResourceAuditLog, time.Now())
-	require.True(t, ok)
-	assert.Equal(t, 3, r.Remaining)
+		}
+		synctest.Wait() // one fetches, the others have joined its flight
+		assert.Equal(t, int32(1), fetches.Load())
+		close(release)
+		wg.Wait()
+		assert.Equal(t, int32(1), fetches.Load())
+		r, ok := b.State(ResourceAuditLog, time.Now())
+		require.True(t, ok)
+		assert.Equal(t, 3, r.Remaining)
+	})
 }
 
 // TestParseRateLimit: GET /rate_limit's body, GitHub's shape or a broken

@@ -64,20 +64,8 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	if e.Actor != "" {
 		m["actor"] = e.Actor
 	}
-	switch len(e.Org) {
-	case 0:
-	case 1:
-		m["org"] = e.Org[0]
-	default:
-		m["org"] = e.Org
-	}
-	switch len(e.OrgID) {
-	case 0:
-	case 1:
-		m["org_id"] = e.OrgID[0]
-	default:
-		m["org_id"] = e.OrgID
-	}
+	setOneOrMany(m, "org", e.Org)
+	setOneOrMany(m, "org_id", e.OrgID)
 	id := e.ID
 	if id == "" {
 		body, err := marshalChecked(m)
@@ -89,6 +77,18 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	}
 	m["_document_id"] = id
 	return marshalChecked(m)
+}
+
+// setOneOrMany sets m[key] as GitHub writes org and org_id: one value as
+// itself, several as an array, none not at all.
+func setOneOrMany[T any](m map[string]any, key string, vs []T) {
+	switch len(vs) {
+	case 0:
+	case 1:
+		m[key] = vs[0]
+	default:
+		m[key] = vs
+	}
 }
 
 // JSON renders the event as [Event.MarshalJSON] does, and panics where that

@@ -3,6 +3,7 @@ module github.com/ghaudit/auditlog/examples
 go 1.26.0
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/ghaudit/auditlog v0.0.0
 	github.com/ghaudit/auditlog/redisbudget v0.0.0
 	github.com/redis/go-redis/v9 v9.23.0

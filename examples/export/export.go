@@ -21,6 +21,7 @@ type exporter struct {
 	client *auditlog.Client
 	stderr io.Writer
 	demo   *auditlogtest.Server // nil against a real GitHub
+	waits  *waits               // what the client's hooks report
 
 	since, upper time.Time // the -since/-until range (upper: -until, else the start), for the ETA and -parallel
 
@@ -28,7 +29,7 @@ type exporter struct {
 	file  *os.File // out when it is a file, for Sync
 	state state
 	tail  auditlog.Checkpoint // the events written so far, for the tail to start from
-	prog  progress
+	prog  *progress
 }
 
 // run opens the output (resuming from the checkpoint when there is one),
@@ -114,7 +115,7 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 		return err
 	}
 	ex.tail = ex.state.Tail
-	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q, bf), ex.client)
+	ex.prog = newProgress(ex.o, ex.stderr, ex.expectedTotal(q, bf), ex.state.Events, ex.client, ex.waits)
 
 	// The one recipe: resume from the saved position. A finished backfill's
 	// position is the end, so this sends nothing.
@@ -291,6 +292,10 @@ func (ex *exporter) save() error {
 func (ex *exporter) backfill(ctx context.Context, q *auditlog.Query) error {
 	var buf []byte
 	var err error
+	var pages int64 // this run's
+	if ex.state.Cursor.IsZero() && !ex.since.IsZero() {
+		ex.prog.setBase(0) // a new walk: none of the range is done
+	}
 	for page, perr := range ex.client.Pages(ctx, ex.o.enterprise, q.At(ex.state.Cursor)) {
 		if perr != nil {
 			if ctx.Err() != nil {
@@ -306,7 +311,8 @@ func (ex *exporter) backfill(ctx context.Context, q *auditlog.Query) error {
 		if err := ex.save(); err != nil {
 			return err
 		}
-		ex.prog.update(ex.state, len(page.Events), "", ex.eta(page))
+		pages++
+		ex.prog.update(step{st: ex.state, added: len(page.Events), pages: pages, share: ex.share(page)})
 		if ctx.Err() != nil && !page.Next.Done() {
 			return errInterrupted
 		}
@@ -328,8 +334,8 @@ func (ex *exporter) backfillSlices(ctx context.Context, bf *auditlog.Backfill) e
 	var batch []auditlog.Event
 	var buf []byte
 	basePages := ex.state.Pages
-	start := bf.Progress()
-	began, flushed := time.Now(), time.Now()
+	ex.prog.setBase(bf.Progress().Done)
+	flushed := time.Now()
 	flush := func() error {
 		var err error
 		if buf, err = ex.write(buf, batch); err != nil {
@@ -341,7 +347,8 @@ func (ex *exporter) backfillSlices(ctx context.Context, bf *auditlog.Backfill) e
 		if err := ex.save(); err != nil {
 			return err
 		}
-		ex.prog.update(ex.state, len(batch), fmt.Sprintf("%.1f%% of the range, slices left: %d", 100*p.Done, p.Slices), sliceETA(start.Done, p.Done, time.Since(began)))
+		ex.prog.update(step{st: ex.state, added: len(batch), pages: p.Pages, share: p.Done,
+			detail: fmt.Sprintf("%.1f%% of the range, slices left: %d", 100*p.Done, p.Slices)})
 		batch, flushed = batch[:0], time.Now()
 		return nil
 	}
@@ -365,33 +372,23 @@ func (ex *exporter) backfillSlices(ctx context.Context, bf *auditlog.Backfill) e
 	return flush()
 }
 
-// sliceETA estimates the time left of a -parallel backfill from the share of
-// its range done when this run started (from), now (done), and the time
-// this run has taken; zero when unknown.
-func sliceETA(from, done float64, elapsed time.Duration) time.Duration {
-	if done <= from || done >= 1 {
-		return 0
-	}
-	return time.Duration(float64(elapsed) * (1 - done) / (done - from))
-}
-
-// eta estimates the time left from how far into the -since/-until range the
-// last event of the page is; zero when unknown (no -since).
-func (ex *exporter) eta(p *auditlog.Page) time.Duration {
-	if ex.since.IsZero() || len(p.Events) == 0 || p.Next.Done() {
-		return 0
+// share is how much of the -since/-until range the walk has covered by the
+// last event of page p, from 0 to 1; negative when that cannot be told (no
+// -since, or an empty page).
+func (ex *exporter) share(p *auditlog.Page) float64 {
+	if p.Next.Done() {
+		return 1
 	}
 	span := ex.upper.Sub(ex.since)
+	if ex.since.IsZero() || len(p.Events) == 0 || span <= 0 {
+		return -1
+	}
 	last := p.Events[len(p.Events)-1].Timestamp
 	done := ex.upper.Sub(last)
 	if ex.state.Order == string(auditlog.OrderAsc) {
 		done = last.Sub(ex.since)
 	}
-	if span <= 0 || done <= 0 || done > span {
-		return 0
-	}
-	elapsed := time.Since(ex.prog.started())
-	return time.Duration(float64(elapsed) * float64(span-done) / float64(done))
+	return min(max(float64(done)/float64(span), 0), 1)
 }
 
 // followLog tails the log after the backfill, from the checkpoint the

@@ -314,6 +314,10 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 		{[]string{"-parallel", "4", "-since", "30d", "-order", "asc"}, "-parallel writes events in no particular order"},
 		{[]string{"-parallel", "33", "-since", "30d"}, "-parallel must be 0 to 32"},
 		{[]string{"-parallel", "-1"}, "-parallel must be 0 to 32"},
+		{[]string{"-demo-rate-limit", "60"}, `invalid value "60" for flag -demo-rate-limit: want N/DURATION`},
+		{[]string{"-demo-rate-limit", "0/10s"}, "-demo-rate-limit: want N/DURATION with N at least 1"},
+		{[]string{"-demo-rate-limit", "60/500ms"}, "-demo-rate-limit: want N/DURATION with a window of at least 1s"},
+		{[]string{"-demo-rate-limit", "60/soon"}, "-demo-rate-limit: want N/DURATION with a window of at least 1s"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(tc.args, func(string) string { return "" }, &stdout, &stderr)

@@ -24,9 +24,14 @@
 // With -redis URL (or $GHAUDIT_REDIS_URL) it joins a fleet: every export
 // using the same token and Redis shares one rate budget (redisbudget).
 //
+// On a terminal a progress bar says what the export is doing, including
+// the waits for the rate budget (until when, counting down), with an ETA
+// that counts the budget's resets; otherwise a log line every -log-every
+// pages, and one as each wait of a few seconds or more starts.
+//
 // Without GITHUB_TOKEN it runs against an in-process fake GitHub
 // (auditlogtest) holding -demo-events generated events, so one command shows
-// the whole job.
+// the whole job; -demo-rate-limit scales the fake's hourly budget down.
 package main
 
 import (
@@ -84,6 +89,7 @@ type options struct {
 	maxWait    time.Duration
 	overwrite  bool
 	demoEvents int
+	demoLimit  demoLimit
 	logEvery   int
 	progress   string
 	verbose    bool
@@ -112,6 +118,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.overwrite, "overwrite", false, "replace an existing -out that is not this tool's export (a symlink is always refused)")
 	fs.DurationVar(&o.maxWait, "max-wait", 65*time.Minute, "longest wait for rate budget or retries per request; the default sleeps through an exhausted hourly budget (0: never wait)")
 	fs.IntVar(&o.demoEvents, "demo-events", 5000, "without GITHUB_TOKEN: size of the fake's generated dataset")
+	o.demoLimit = demoLimit{1750, time.Hour}
+	fs.Var(&o.demoLimit, "demo-rate-limit", "without GITHUB_TOKEN: the fake's audit-log budget, N requests per window (GitHub's: 1750/1h); a short window such as 60/10s shows the waits for the budget in seconds")
 	fs.IntVar(&o.logEvery, "log-every", 10, "when stderr is not a terminal: a progress line every N pages")
 	fs.StringVar(&o.progress, "progress", "auto", "auto (a bar on a terminal, else log lines), bar, log or none")
 	fs.BoolVar(&o.verbose, "v", false, "log every request (never the token)")
@@ -181,6 +189,35 @@ func parseTime(flagName, s string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("%s: %q is not a date (2006-01-02), an RFC 3339 time or an age (36h, 30d)", flagName, s)
+}
+
+// demoLimit is -demo-rate-limit: n requests per window.
+type demoLimit struct {
+	n   int
+	per time.Duration
+}
+
+func (l *demoLimit) String() string {
+	if l == nil || l.n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%s", l.n, l.per)
+}
+
+// Set reads N/DURATION. The fake reports resets in whole seconds, as GitHub
+// does, so a window is at least a second.
+func (l *demoLimit) Set(s string) error {
+	ns, per, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(ns)
+	if !ok || err != nil || n < 1 {
+		return fmt.Errorf("want N/DURATION with N at least 1, such as 1750/1h or 60/10s")
+	}
+	d, err := time.ParseDuration(per)
+	if err != nil || d < time.Second {
+		return fmt.Errorf("want N/DURATION with a window of at least 1s, such as 1750/1h or 60/10s")
+	}
+	l.n, l.per = n, d
+	return nil
 }
 
 // timeRange is the -since/-until range; a zero end is open.
@@ -272,8 +309,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		demo = auditlogtest.NewServer(
 			auditlogtest.WithClock(clock),
 			auditlogtest.WithGeneratedEvents(o.demoEvents, 1),
-			// GitHub's budget, in a window scaled down with the dataset.
-			auditlogtest.WithRateLimit(auditlog.ResourceAuditLog, 1750, time.Hour),
+			// GitHub's budget, unless -demo-rate-limit scales it.
+			auditlogtest.WithRateLimit(auditlog.ResourceAuditLog, o.demoLimit.n, o.demoLimit.per),
 		)
 		started.Store(true)
 		defer demo.Close()
@@ -288,7 +325,16 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 
-	copts := []auditlog.Option{auditlog.WithToken(token), auditlog.WithUserAgent("ghaudit-export/" + auditlog.Version), auditlog.WithMaxWait(o.maxWait)}
+	// The progress display learns of waits and budgets through the hooks;
+	// a window lasts an hour on GitHub (the display learns it from the
+	// resets it sees).
+	window := time.Hour
+	if demo != nil {
+		window = o.demoLimit.per
+	}
+	waits := newWaits(auditlog.ResourceAuditLog, window)
+	copts := []auditlog.Option{auditlog.WithToken(token), auditlog.WithUserAgent("ghaudit-export/" + auditlog.Version),
+		auditlog.WithMaxWait(o.maxWait), auditlog.WithHooks(waits.hooks())}
 	if baseURL != "" {
 		copts = append(copts, auditlog.WithBaseURL(baseURL))
 	}
@@ -323,7 +369,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 
 	ex := &exporter{
-		o: o, client: client, stderr: stderr, demo: demo,
+		o: o, client: client, stderr: stderr, demo: demo, waits: waits,
 		since: rng.since, upper: now,
 	}
 	if !rng.until.IsZero() {
