@@ -138,88 +138,97 @@ func measureBudget(reqs []auditlogtest.Request, window time.Duration, limit int)
 	return r
 }
 
-// TestBackfillUsesTheWholeBudget: against a window of 240 requests per 48 s
-// and audit-log answers that each take 1 s, five requests must be in flight
-// to use the budget. A sequential walk uses a fifth of it; a backfill
-// walking 8 slices at once uses at least 95% of it over more than five
-// windows, with no refusal, and yields every event of the range once. With
-// faults on (5% 502, 2% resets, 2% truncated bodies, a secondary limit now
-// and then) it still yields each event once, and nothing is refused but the
-// injected secondary limits.
+// TestBackfillUsesTheWholeBudget: against a window of 60 requests per 12 s
+// (GitHub's 1,750 an hour scaled down, as issue 15 sets it) and audit-log
+// answers that each take 1 s, five requests must be in flight to use the
+// budget. A sequential walk uses a fifth of it; a backfill walking 8 slices
+// at once uses at least 95% of it over more than five windows, with no
+// refusal, and yields every event of the range once; so it does on a window
+// four times as long (240 per 48 s). With faults on (5% 502, 2% resets, 2%
+// truncated bodies, a secondary limit now and then) it still yields each
+// event once, and nothing is refused but the injected secondary limits.
 //
 // (On GitHub's 1,750 an hour the same five requests in flight cover 10 s
-// answers. The Budget counts the requests in flight at the start of a
-// window against it, up to Parallel-1 of them, when their answers come back
-// out of order: 7 of 240 here, 7 of 60 on a 60-per-12-s window, 7 of 1,750
-// on GitHub's. BENCHMARKS.md has the 60-per-12-s figures.)
+// answers. Before the Budget matched each answer to its reservation, it
+// counted the requests in flight at the start of a window against it when
+// their answers came back out of order, up to Parallel-1 of them: 89% of the
+// 60-per-12-s window was used, 97% of the 240-per-48-s one.)
 func TestBackfillUsesTheWholeBudget(t *testing.T) {
 	t.Parallel()
 	const (
-		limit   = 240
-		window  = 48 * time.Second
 		latency = time.Second
 		perPage = 10
 	)
-	for i, tc := range []struct {
+	// The 60-per-12-s cases run on both scopes; the longer 240-per-48-s
+	// ones on one each, to spare the machine.
+	both := genScopes()
+	enterpriseOnly, orgOnly := both[:1], both[1:]
+	for _, tc := range []struct {
 		name     string
+		limit    int
+		window   time.Duration
+		events   int // enough for six windows at the full budget, in the enterprise's log
+		scopes   []scopeCase
 		parallel int // 0: a sequential walk (Client.Events)
 		faults   auditlogtest.Faults
 		min, max float64 // utilisation
 	}{
-		{name: "sequential", parallel: 0, min: 0.19, max: 0.21},
-		{name: "sequential", parallel: 0, min: 0.19, max: 0.21},
-		{name: "parallel 8", parallel: 8, min: 0.95, max: 1},
-		{name: "parallel 8", parallel: 8, min: 0.95, max: 1},
-		{name: "parallel 8 with faults", parallel: 8, faults: auditlogtest.Faults{ServerError: 0.05, ServerErrorStatuses: []int{502},
-			Reset: 0.02, Truncate: 0.02, SecondaryEvery: 397, RetryAfter: 2 * time.Second}, min: 0.5, max: 1},
-		{name: "parallel 8 with faults", parallel: 8, faults: auditlogtest.Faults{ServerError: 0.05, ServerErrorStatuses: []int{502},
-			Reset: 0.02, Truncate: 0.02, SecondaryEvery: 397, RetryAfter: 2 * time.Second}, min: 0.5, max: 1},
+		{name: "60 per 12s/sequential", limit: 60, window: 12 * time.Second, events: 3600, scopes: both, parallel: 0, min: 0.19, max: 0.21},
+		{name: "60 per 12s/parallel 8", limit: 60, window: 12 * time.Second, events: 3600, scopes: both, parallel: 8, min: 0.95, max: 1},
+		{name: "60 per 12s/parallel 8 with faults", limit: 60, window: 12 * time.Second, events: 3600, scopes: both, parallel: 8,
+			faults: auditlogtest.Faults{ServerError: 0.05, ServerErrorStatuses: []int{502}, Reset: 0.02, Truncate: 0.02,
+				SecondaryEvery: 97, RetryAfter: 2 * time.Second}, min: 0.9, max: 1},
+		{name: "240 per 48s/parallel 8", limit: 240, window: 48 * time.Second, events: 14000, scopes: enterpriseOnly, parallel: 8, min: 0.95, max: 1},
+		{name: "240 per 48s/parallel 8 with faults", limit: 240, window: 48 * time.Second, events: 14000, scopes: orgOnly, parallel: 8,
+			faults: auditlogtest.Faults{ServerError: 0.05, ServerErrorStatuses: []int{502}, Reset: 0.02, Truncate: 0.02,
+				SecondaryEvery: 397, RetryAfter: 2 * time.Second}, min: 0.9, max: 1},
 	} {
-		// An organization's log holds about a quarter of a generated one:
-		// four times the events make as many windows.
-		sc := genScopes()[i%2]
-		events := 14000
-		if sc.org != "" {
-			events = 52000
-		}
-		t.Run(tc.name+"/"+sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) {
-				tc.faults.Latency = latency
-				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(events, 11),
-					auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, limit, window), auditlogtest.WithFaults(tc.faults))
-				c := memClient(t, srv, nil, quiet)
-				until := time.Now()
-				since := until.Add(-31 * 24 * time.Hour)
-				want := rangeIDs(t, srv, sc, since, until)
-				got := map[string]int{}
-				var err error
-				if tc.parallel == 0 {
-					for ev, e := range c.Events(t.Context(), sc.scope, &Query{Include: IncludeAll, PerPage: perPage}) {
-						if err = e; err != nil {
-							break
+		for _, sc := range tc.scopes {
+			// An organization's log holds about a quarter of a generated
+			// one: about four times the events make as many windows.
+			events := tc.events
+			if sc.org != "" {
+				events = tc.events * 52 / 14
+			}
+			t.Run(tc.name+"/"+sc.name, func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					tc.faults.Latency = latency
+					srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(events, 11),
+						auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, tc.limit, tc.window), auditlogtest.WithFaults(tc.faults))
+					c := memClient(t, srv, nil, quiet)
+					until := time.Now()
+					since := until.Add(-31 * 24 * time.Hour)
+					want := rangeIDs(t, srv, sc, since, until)
+					got := map[string]int{}
+					var err error
+					if tc.parallel == 0 {
+						for ev, e := range c.Events(t.Context(), sc.scope, &Query{Include: IncludeAll, PerPage: perPage}) {
+							if err = e; err != nil {
+								break
+							}
+							got[ev.DocumentID]++
 						}
-						got[ev.DocumentID]++
+					} else {
+						b := c.Backfill(sc.scope, &Query{Include: IncludeAll, PerPage: perPage}, BackfillOptions{Since: since, Until: until, Parallel: tc.parallel})
+						err = drain(t.Context(), b, got)
+						assert.True(t, b.Checkpoint().Done())
 					}
-				} else {
-					b := c.Backfill(sc.scope, &Query{Include: IncludeAll, PerPage: perPage}, BackfillOptions{Since: since, Until: until, Parallel: tc.parallel})
-					err = drain(t.Context(), b, got)
-					assert.True(t, b.Checkpoint().Done())
-				}
-				require.NoError(t, err)
-				exactlyOnce(t, want, got)
-				run := measureBudget(pageRequests(srv), window, limit)
-				t.Logf("%d events; %d requests served, %d refused, %d injected refusals, in %v: %d full windows, utilisation %.1f%%",
-					len(got), run.served, run.refused, run.injected, run.elapsed, run.windows, 100*run.utilisation)
-				assert.Zero(t, run.refused, "refusals other than the injected ones")
-				assert.GreaterOrEqual(t, run.windows, 5)
-				assert.GreaterOrEqual(t, run.utilisation, tc.min)
-				assert.LessOrEqual(t, run.utilisation, tc.max)
-				if tc.faults.SecondaryEvery > 0 {
-					assert.Positive(t, run.injected, "the secondary limits fired")
-				}
+					require.NoError(t, err)
+					exactlyOnce(t, want, got)
+					run := measureBudget(pageRequests(srv), tc.window, tc.limit)
+					t.Logf("%d events; %d requests served, %d refused, %d injected refusals, in %v: %d full windows, utilisation %.1f%%",
+						len(got), run.served, run.refused, run.injected, run.elapsed, run.windows, 100*run.utilisation)
+					assert.Zero(t, run.refused, "refusals other than the injected ones")
+					assert.GreaterOrEqual(t, run.windows, 5)
+					assert.GreaterOrEqual(t, run.utilisation, tc.min)
+					assert.LessOrEqual(t, run.utilisation, tc.max)
+					if tc.faults.SecondaryEvery > 0 {
+						assert.Positive(t, run.injected, "the secondary limits fired")
+					}
+				})
 			})
-		})
+		}
 	}
 }
 

@@ -719,10 +719,12 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 }
 
 // send makes one attempt, within the attempt timeout, and classifies its
-// outcome. It settles the attempt's reservation with the limiter exactly
-// once: Observe when the response said something about the budget, Release
-// otherwise. Everything the server sent is scrubbed of the token and the
-// call's secrets before any error is built or anything is logged.
+// outcome. It settles the attempt's reservation (st.ticket) with the limiter
+// exactly once: Observe when the response said something about the budget;
+// Cancel when GitHub did not count the request (never sent, or refused
+// without saying what is left); Release otherwise. Everything the server
+// sent is scrubbed of the token and the call's secrets before any error is
+// built or anything is logged.
 func (c *Client) send(ctx context.Context, st *callState, target *url.URL, payload []byte) (*response, error) {
 	cl := st.call
 	var body io.Reader
@@ -734,7 +736,7 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	at := &attempt{}
 	req, err := http.NewRequestWithContext(context.WithValue(actx, attemptKey{}, at), cl.method, target.String(), body)
 	if err != nil {
-		c.release(cl)
+		c.cancel(st, time.Now())
 		return nil, fmt.Errorf("auditlog: building request: %w", err)
 	}
 	req.Header.Set("Accept", "application/vnd.github+json")
@@ -747,9 +749,9 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	httpResp, err := c.hc.Do(req)
 	sc := scrubber{secrets: append(at.tokens, cl.secrets...)}
 	if err != nil {
-		c.release(cl)
 		var te *tokenError
 		if errors.As(err, &te) {
+			c.cancel(st, time.Now()) // no token, nothing sent
 			return nil, te
 		}
 		cause := c.networkCause(ctx, actx, sc, stripURLError(err))
@@ -757,15 +759,22 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 			// The redirect policy stopped (too many hops within the API's
 			// origin): an answer, not a network failure, and not worth
 			// repeating.
+			c.release(st, time.Now())
 			return nil, &APIError{StatusCode: httpResp.StatusCode, Method: cl.method, Path: target.Path, Message: cause.Error()}
 		}
-		return nil, &NetworkError{Method: cl.method, Path: target.Path, Err: cause}
+		ne := &NetworkError{Method: cl.method, Path: target.Path, Err: cause}
+		if notSent(ne) {
+			c.cancel(st, time.Now())
+		} else {
+			c.release(st, time.Now())
+		}
+		return nil, ne
 	}
 	defer httpResp.Body.Close()
 	resp := &response{status: httpResp.StatusCode, header: httpResp.Header, received: time.Now()}
 	sc.cleanHeader(resp.header)
 	resp.requestID = serverText(resp.header.Get("X-GitHub-Request-Id"), maxRequestIDText)
-	resp.rate = c.observe(ctx, cl, resp, sent)
+	resp.rate = c.observe(ctx, st, resp, sent)
 
 	limit := int64(maxBodyBytes)
 	if resp.status >= 300 {
@@ -778,6 +787,7 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 		slog.Int("ratelimit_remaining", resp.rate.Remaining),
 		slog.Duration("elapsed", time.Since(sent)))
 	if readErr != nil {
+		c.release(st, time.Now())
 		return nil, &NetworkError{Method: cl.method, Path: target.Path, Status: resp.status,
 			Err: fmt.Errorf("reading response body: %w", c.networkCause(ctx, actx, sc, readErr))}
 	}
@@ -791,18 +801,17 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 		if httpResp.Request != nil && httpResp.Request.URL != nil {
 			at = httpResp.Request.URL // after redirects within the API's origin
 		}
-		return nil, c.refusal(ctx, st, resp, at, checkResponse(cl.method, target.Path, resp))
+		err := c.refusal(ctx, st, resp, at, checkResponse(cl.method, target.Path, resp))
+		if errors.Is(err, ErrRateLimited) {
+			c.cancel(st, resp.received) // a refusal without rate headers: GitHub did not count it
+		} else {
+			c.release(st, resp.received)
+		}
+		return nil, err
 	}
 	c.answered.Store(true)
 	resp.body = raw
 	return resp, nil
-}
-
-// release settles the reservation of an attempt that got no response.
-func (c *Client) release(cl *call) {
-	if !cl.free {
-		c.limiter.Release(cl.resource, time.Now())
-	}
 }
 
 // readBody reads at most limit+1 bytes of a body whose announced length is

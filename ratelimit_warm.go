@@ -229,21 +229,27 @@ func parseRateLimit(body, resource string) (Rate, error) {
 }
 
 // Seed implements [Seeder]: when nothing is known of resource and no Pause
-// holds it, it calls fetch and takes in its answer as Observe would, without
-// settling a reservation. Clients sharing the Budget that seed at once share
+// holds it, it calls fetch and takes in its answer as Observe takes in the
+// answer to a request sent when the fetch began, without settling a
+// reservation. Clients sharing the Budget that seed at once share
 // one fetch.
 func (b *Budget) Seed(ctx context.Context, resource string, fetch func(context.Context) (Rate, time.Time, error)) {
 	_, _, _ = b.seeds.Do(resource, func() (any, error) {
 		if !b.wantsSeed(resource, time.Now()) {
 			return nil, nil
 		}
+		// GitHub's answer counts the requests sent before it was asked,
+		// as a response does.
+		asked := nanos(time.Now())
 		r, at, err := fetch(ctx)
 		if err != nil || !r.Known() {
 			return nil, nil
 		}
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		b.learnLocked(resource, b.bucketLocked(resource), at, r)
+		bk := b.bucketLocked(resource)
+		bk.roll(at)
+		b.learnLocked(resource, bk, at, r, asked)
 		return nil, nil
 	})
 }

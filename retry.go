@@ -84,6 +84,7 @@ type callState struct {
 	waited      time.Duration // total slept so far, bounded by MaxWait
 	bare        int           // secondary refusals without timing headers so far
 	why         Reason        // the reason of the next budget wait ("" for ReasonBudget)
+	ticket      Ticket        // the reservation of the attempt in hand (0: none)
 	heldUntil   time.Time     // the end of the hold the last refusal set
 }
 
@@ -98,47 +99,75 @@ func (c *Client) allowance(ctx context.Context, st *callState, now time.Time) ti
 }
 
 // pace waits until the limiter lets the call's next attempt go, or fails at
-// once when that wait would go past MaxWait or the context's deadline.
+// once when that wait would go past MaxWait or the context's deadline. On
+// success st.ticket is the attempt's reservation, which send settles.
 func (c *Client) pace(ctx context.Context, st *callState) error {
 	cl := st.call
-	now := time.Now()
-	wait, err := c.limiter.Reserve(cl.resource, now, c.allowance(ctx, st, now))
-	why := st.why
-	st.why = ""
-	if why == "" || (err == nil && now.Add(wait).After(st.heldUntil)) {
-		// Nothing refused this call, or its wait outlasts what the refusal
-		// asked for: the budget is what it waits for.
-		why = ReasonBudget
-	}
-	if err != nil {
-		var rl *RateLimitError
-		if errors.As(err, &rl) {
-			rl.Method, rl.Path = cl.method, st.path
-			if rl.observed.IsZero() {
-				rl.observed = now
+	for {
+		now := time.Now()
+		left := c.allowance(ctx, st, now)
+		t, wait, err := c.limiter.Reserve(cl.resource, now, left)
+		if err == nil && t == 0 {
+			// Asked to come back: never sooner than a millisecond, and
+			// never past the bound, whatever the limiter says.
+			wait = max(wait, time.Millisecond)
+			if wait > left {
+				err = &RateLimitError{Resource: cl.resource, Remaining: -1, RetryAfter: wait, observed: now}
 			}
 		}
-		c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: budget exhausted; not waiting past the bound",
-			slog.String("method", cl.method), slog.String("path", st.path),
-			slog.String("resource", cl.resource), slog.String("why", string(why)),
-			slog.Duration("would_wait", durationOf(rl)), slog.Duration("waited", st.waited),
-			slog.Duration("max_wait", c.maxWait))
-		return err
+		why := st.why
+		if why == "" || (err == nil && now.Add(wait).After(st.heldUntil)) {
+			// Nothing refused this call, or its wait outlasts what the
+			// refusal asked for: the budget is what it waits for.
+			why = ReasonBudget
+		}
+		if err != nil {
+			st.why = ""
+			var rl *RateLimitError
+			if errors.As(err, &rl) {
+				rl.Method, rl.Path = cl.method, st.path
+				if rl.observed.IsZero() {
+					rl.observed = now
+				}
+			}
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: budget exhausted; not waiting past the bound",
+				slog.String("method", cl.method), slog.String("path", st.path),
+				slog.String("resource", cl.resource), slog.String("why", string(why)),
+				slog.Duration("would_wait", durationOf(rl)), slog.Duration("waited", st.waited),
+				slog.Duration("max_wait", c.maxWait))
+			return err
+		}
+		if t != 0 {
+			st.why = ""
+		}
+		if wait > 0 {
+			level := slog.LevelInfo
+			if t == 0 && wait <= time.Second {
+				level = slog.LevelDebug // a short wait before asking again: not worth a record each
+			}
+			c.logger.LogAttrs(ctx, level, "auditlog: waiting for budget",
+				slog.String("method", cl.method), slog.String("path", st.path),
+				slog.String("resource", cl.resource), slog.String("why", string(why)), slog.Duration("wait", wait))
+			c.waitStarts(st, why, now, wait)
+			if err := sleep(ctx, wait); err != nil {
+				if t != 0 {
+					// The request is not sent: GitHub never counts it.
+					c.limiter.Cancel(cl.resource, t, time.Now())
+				}
+				return err
+			}
+			st.waited += wait
+		}
+		if t != 0 {
+			st.ticket = t
+			return nil
+		}
+		// Nothing was claimed: the limiter asked for this wait before it
+		// could place the request. Ask again.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 	}
-	if wait <= 0 {
-		return nil
-	}
-	c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: waiting for budget",
-		slog.String("method", cl.method), slog.String("path", st.path),
-		slog.String("resource", cl.resource), slog.String("why", string(why)), slog.Duration("wait", wait))
-	c.waitStarts(st, why, now, wait)
-	if err := sleep(ctx, wait); err != nil {
-		// The reservation is not used: settle it.
-		c.limiter.Release(cl.resource, time.Now())
-		return err
-	}
-	st.waited += wait
-	return nil
 }
 
 func durationOf(rl *RateLimitError) time.Duration {
@@ -151,10 +180,14 @@ func durationOf(rl *RateLimitError) time.Duration {
 // observe reads the rate headers of a response once for the whole pipeline:
 // it converts x-ratelimit-reset to the local clock through the Date header,
 // bounds it (logging what it clamped), settles the attempt's reservation
-// with the limiter and logs the budget seen. A success without any rate
-// header tells the limiter the server enforces no limit; any other response
-// without the budget releases the reservation.
-func (c *Client) observe(ctx context.Context, cl *call, resp *response, sent time.Time) Rate {
+// with the limiter when the response reported the budget, and logs the
+// budget seen. A success without any rate header tells the limiter the
+// server enforces no limit; a success with rate headers that do not say the
+// budget releases the reservation. An error response without the budget is
+// settled once it is classified (see send): GitHub does not count a
+// refusal.
+func (c *Client) observe(ctx context.Context, st *callState, resp *response, sent time.Time) Rate {
+	cl := st.call
 	r := parseRate(resp.header)
 	resp.skew = c.skew.observe(resp.header.Get("Date"), sent, resp.received)
 	if cl.free {
@@ -163,20 +196,42 @@ func (c *Client) observe(ctx context.Context, cl *call, resp *response, sent tim
 		return r
 	}
 	r.Reset = c.localReset(ctx, cl.resource, r.Reset, resp)
+	success := resp.status >= 200 && resp.status < 300
 	switch {
 	case r.Known():
-		c.limiter.Observe(cl.resource, resp.received, r)
+		c.limiter.Observe(cl.resource, st.ticket, resp.received, r)
+		st.ticket = 0
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: budget",
 			slog.String("resource", cl.resource), slog.String("reported_resource", r.Resource),
 			slog.Int("limit", r.Limit), slog.Int("remaining", r.Remaining), slog.Time("reset", r.Reset))
 		c.rateReported(cl.resource, r)
-	case resp.status >= 200 && resp.status < 300 && !hasRateHeaders(resp.header):
-		c.limiter.Observe(cl.resource, resp.received, r)
+	case success && !hasRateHeaders(resp.header):
+		c.limiter.Observe(cl.resource, st.ticket, resp.received, r)
+		st.ticket = 0
 		c.rateReported(cl.resource, r)
-	default:
-		c.limiter.Release(cl.resource, resp.received)
+	case success:
+		c.release(st, resp.received)
 	}
 	return r
+}
+
+// release settles the attempt's reservation, if it is not settled yet,
+// when its request may have reached GitHub but nothing was said of the
+// budget.
+func (c *Client) release(st *callState, now time.Time) {
+	if st.ticket != 0 {
+		c.limiter.Release(st.call.resource, st.ticket, now)
+		st.ticket = 0
+	}
+}
+
+// cancel settles the attempt's reservation, if it is not settled yet, when
+// GitHub did not count its request: it was never sent, or refused.
+func (c *Client) cancel(st *callState, now time.Time) {
+	if st.ticket != 0 {
+		c.limiter.Cancel(st.call.resource, st.ticket, now)
+		st.ticket = 0
+	}
 }
 
 // localReset converts a reset time GitHub reported in resp (zero for none)

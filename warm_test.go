@@ -322,10 +322,10 @@ func TestBudgetSeed(t *testing.T) {
 	r, ok := b.State(ResourceAuditLog, now)
 	require.True(t, ok)
 	assert.Equal(t, spent, r)
-	wait, err := b.Reserve(ResourceAuditLog, now, time.Hour)
+	k, wait, err := b.Reserve(ResourceAuditLog, now, time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, 40*time.Minute, wait, "waits for the reset of a spent window")
-	_, err = b.Reserve(ResourceAuditLog, now, 10*time.Minute)
+	_, _, err = b.Reserve(ResourceAuditLog, now, 10*time.Minute)
 	assert.ErrorIs(t, err, ErrRateLimited)
 
 	b.Seed(ctx, ResourceAuditLog, fetch(Rate{Limit: 1750, Remaining: 1000, Reset: reset}, nil))
@@ -333,9 +333,9 @@ func TestBudgetSeed(t *testing.T) {
 
 	// The seed settled nothing: one reservation is in flight, and its
 	// response is counted against the window.
-	b.Observe(ResourceAuditLog, reset.Add(time.Second), Rate{Limit: 1750, Remaining: 1749, Reset: reset.Add(time.Hour)})
+	b.Observe(ResourceAuditLog, k, reset.Add(time.Second), Rate{Limit: 1750, Remaining: 1749, Reset: reset.Add(time.Hour)})
 	b.mu.Lock()
-	assert.Zero(t, b.res[ResourceAuditLog].inflight)
+	assert.Empty(t, b.res[ResourceAuditLog].pending)
 	b.mu.Unlock()
 
 	// Held by a refusal: no fetch until the hold ends.

@@ -20,10 +20,11 @@ func BenchmarkReserveObserve(b *testing.B) {
 		reset := time.Now().Add(time.Hour)
 		for b.Loop() {
 			now := time.Now()
-			if _, err := l.Reserve(res, now, 0); err != nil {
+			k, _, err := l.Reserve(res, now, 0)
+			if err != nil {
 				b.Fatal(err)
 			}
-			l.Observe(res, now, auditlog.Rate{Limit: 1 << 30, Remaining: 1 << 29, Used: 1 << 29, Reset: reset, Resource: res})
+			l.Observe(res, k, now, auditlog.Rate{Limit: 1 << 30, Remaining: 1 << 29, Used: 1 << 29, Reset: reset, Resource: res})
 		}
 	}
 	b.Run("limiter=budget", func(b *testing.B) {

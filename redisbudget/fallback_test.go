@@ -64,8 +64,7 @@ func TestFallbackWhileRedisIsDown(t *testing.T) {
 
 	require.NoError(t, srv.Restart())
 	time.Sleep(250 * time.Millisecond) // the retry interval
-	w, err := l.Reserve(auditlog.ResourceAuditLogStreaming, time.Now(), time.Hour)
-	require.NoError(t, err)
+	_, w := reserveWait(t, l, auditlog.ResourceAuditLogStreaming, time.Now(), time.Hour)
 	assert.Zero(t, w)
 	assert.Equal(t, 1, strings.Count(logs.String(), msgBack), logs.String())
 	// The claim is in Redis now.
@@ -75,23 +74,25 @@ func TestFallbackWhileRedisIsDown(t *testing.T) {
 }
 
 // The local fallback sees every report while Redis is healthy, so when it
-// takes over it holds its share of what is left of the current window.
+// takes over it holds this process's share of what is left of the current
+// window.
 func TestFallbackTakesOverTheCurrentWindow(t *testing.T) {
 	srv := startRedis(t)
 	l := newLimiter(t, srv, "test:"+t.Name(), WithFallbackShare(0.25), WithRetryInterval(time.Hour))
 	now := time.Now()
 	reset := now.Add(20 * time.Second)
-	reserveOK(t, l, now, 1)
-	l.Observe(res, now, report(60, 8, reset))
+	k := reserveOK(t, l, now, 2)
+	l.Observe(res, k[0], now, report(60, 30, reset))
+	l.Observe(res, k[1], now, report(60, 26, reset)) // the others spent 3
 	srv.Stop()
 
-	reserveOK(t, l, now, 2) // a quarter of 8
+	reserveOK(t, l, now, 6) // a quarter of the 26 left
 	rl := refused(t, l, now)
 	near(t, 20*time.Second, rl.RetryAfter, 200*time.Millisecond, "until reset")
 
 	st, ok := l.State(res, now)
 	require.True(t, ok, "the last report stands in for Redis")
-	assert.Equal(t, 8, st.Remaining)
+	assert.Equal(t, 26, st.Remaining)
 	assert.Equal(t, reset, st.Reset)
 }
 
@@ -150,7 +151,7 @@ func TestFallbackWhenRedisHangs(t *testing.T) {
 	assert.Contains(t, logs.String(), "did not answer in time")
 	before := stall.accepted.Load()
 	reserveOK(t, l, time.Now(), 50)
-	l.Observe(res, time.Now(), report(1750, 1700, time.Now().Add(time.Hour)))
+	l.Observe(res, 0, time.Now(), report(1750, 1700, time.Now().Add(time.Hour)))
 	l.Pause(res, time.Now())
 	_, _ = l.State(res, time.Now())
 	assert.Equal(t, before, stall.accepted.Load(), "no call went to Redis during the retry interval")
@@ -164,18 +165,16 @@ func TestARedisThatLostItsStateIsSeededAgain(t *testing.T) {
 	key := "test:" + t.Name()
 	a := newLimiter(t, srv, key)
 	now := time.Now()
-	reserveOK(t, a, now, 2)
-	a.Observe(res, now, report(60, 5, now.Add(10*time.Second)))
-	a.Observe(res, now, report(60, 8, now.Add(10*time.Second))) // older, answered late
+	k := reserveOK(t, a, now, 2)
+	a.Observe(res, k[1], now, report(60, 5, now.Add(10*time.Second)))
+	a.Observe(res, k[0], now, report(60, 8, now.Add(10*time.Second))) // older, answered late
 	a.Pause(res, now.Add(time.Second))
 	require.NoError(t, srv.Client(t, "").Del(context.Background(), bucketKeys(key, res)...).Err())
 
 	b := newLimiter(t, srv, key) // a process that has seen nothing yet
-	w, err := a.Reserve(res, now, time.Minute)
-	require.NoError(t, err)
+	_, w := reserveWait(t, a, res, now, time.Minute)
 	near(t, time.Second, w+time.Since(now), 150*time.Millisecond, "a's pause seeded again")
-	w, err = b.Reserve(res, time.Now(), time.Minute)
-	require.NoError(t, err)
+	_, w = reserveWait(t, b, res, time.Now(), time.Minute)
 	near(t, time.Second, w+time.Since(now), 150*time.Millisecond, "b held by a's pause")
 	st, ok := b.State(res, time.Now())
 	require.True(t, ok)
@@ -207,28 +206,28 @@ func TestClaimsSettleWhereTheyWereMade(t *testing.T) {
 		WithRateLimits(map[string]auditlog.RateLimit{res: {Requests: 8, Per: time.Hour}}), WithFallbackShare(0.5))
 	rdb := srv.Client(t, "")
 	now := time.Now()
-	reserveOK(t, l, now, 2) // in Redis
+	ks := reserveOK(t, l, now, 2) // in Redis
 	srv.Stop()
-	reserveOK(t, l, now, 4) // locally: half of 8
+	ks = append(ks, reserveOK(t, l, now, 4)...) // locally: half of 8
 	refused(t, l, now)
 	require.NoError(t, srv.Restart())
 	time.Sleep(150 * time.Millisecond)
-	reserveOK(t, l, now, 1) // in Redis again (its state was lost with the restart)
+	ks = append(ks, reserveOK(t, l, now, 1)...) // in Redis again (its state was lost with the restart)
 	n, err := rdb.ZCard(context.Background(), bucketKeys(key, res)[1]).Result()
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n)
 
-	// Settle everything, oldest first: the two Redis claims were lost with
-	// the restart, the four local ones go back to the fallback, the last
-	// one leaves Redis.
-	for range 7 {
-		l.Release(res, now)
+	// Settle everything: the two Redis claims were lost with the restart,
+	// the four local ones go back to the fallback, the last one leaves
+	// Redis.
+	for _, k := range ks {
+		l.Release(res, k, now)
 	}
 	n, err = rdb.ZCard(context.Background(), bucketKeys(key, res)[1]).Result()
 	require.NoError(t, err)
 	assert.Zero(t, n)
 	l.mu.Lock()
-	assert.Empty(t, l.claims[res])
+	assert.Empty(t, l.claims)
 	l.mu.Unlock()
 }
 
@@ -240,8 +239,8 @@ func TestFallbackInventsNoLimit(t *testing.T) {
 		srv := startRedis(t)
 		l := newLimiter(t, srv, "test:"+t.Name(), WithRetryInterval(time.Hour))
 		now := time.Now()
-		reserveOK(t, l, now, 1)
-		l.Observe(res, now, unknown)
+		k := reserveOK(t, l, now, 1)
+		l.Observe(res, k[0], now, unknown)
 		srv.Stop()
 		reserveOK(t, l, now, 2000) // a quarter of the default 1,750 is 437
 		st, ok := l.State(res, now)
@@ -256,8 +255,8 @@ func TestFallbackInventsNoLimit(t *testing.T) {
 		l := newLimiter(t, srv, "test:"+t.Name(), WithRetryInterval(time.Hour), WithFallbackShare(0.5),
 			WithRateLimits(map[string]auditlog.RateLimit{res: {Requests: 8, Per: time.Hour}}))
 		now := time.Now()
-		reserveOK(t, l, now, 1)
-		l.Observe(res, now, unknown)
+		k := reserveOK(t, l, now, 1)
+		l.Observe(res, k[0], now, unknown)
 		srv.Stop()
 		reserveOK(t, l, now, 4)
 		refused(t, l, now)

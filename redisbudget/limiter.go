@@ -20,10 +20,12 @@
 //     reports a window, then what GitHub says is left over the time it says
 //     is left;
 //   - what every response reported: the lowest x-ratelimit-remaining of the
-//     window wins for every process;
-//   - the requests in flight across the fleet, counted as spent until they
-//     settle; each claim expires ([WithClaimTTL]) so that a process that
-//     crashed does not hold budget for longer;
+//     window, GitHub's latest count, wins for every process;
+//   - the requests in flight across the fleet, each with its place in the
+//     fleet's order, so that an answer is taken to count the requests sent
+//     before it and not those sent after it (the rule of
+//     [auditlog.Budget]); each claim expires ([WithClaimTTL]) so that a
+//     process that crashed does not hold budget for longer;
 //   - pauses: a secondary limit or a retry-after met by one process holds
 //     every process until GitHub's time;
 //   - the warm start ([auditlog.Seeder]): a process that starts while the
@@ -41,10 +43,13 @@
 // whatever the client's own timeouts. When a call fails or times out, the
 // Limiter logs a warning and paces on a local [auditlog.Budget] that holds a
 // share of the budget ([WithFallbackShare], a quarter by default): the
-// configured limits scaled by the share, and every rate GitHub reports
-// scaled the same way, so that N processes with a share of 1/N together stay
-// within the budget without talking to each other. It never stops the
-// caller, and it never lets a process spend the whole budget on its own.
+// configured limits scaled by the share and, of a window GitHub reported,
+// the share of what was left plus what this process had spent in it, less
+// what it spent, so that N processes with a share of 1/N together stay
+// within the budget without talking to each other. A request it would hold
+// into the next window is asked to come back at the reset instead, when
+// Redis may be back. It never stops the caller, and it never lets a process
+// spend the whole budget on its own.
 // The local Budget sees every response even while Redis is healthy, so it
 // knows the current window when it takes over. Every [WithRetryInterval]
 // (1 s by default) one call tries Redis again; the first that succeeds
@@ -226,8 +231,9 @@ type Limiter struct {
 	seq atomic.Uint64
 
 	mu       sync.Mutex
-	claims   map[string][]string // per resource, oldest first; "" is a claim on the fallback
-	last     map[string]seen     // per resource, the last report with a window
+	claims   map[auditlog.Ticket]claim // the reservations not settled yet
+	last     map[string]seen           // per resource, the last report with a window
+	quota    map[string]quota          // per resource, this process's share of the window on the fallback
 	hold     map[string]time.Time
 	nolimit  map[string]bool // the server reported no limit (and none is configured)
 	down     bool            // pacing on the fallback
@@ -235,6 +241,33 @@ type Limiter struct {
 	retryAt  time.Time       // when to try Redis again
 	probing  bool            // a call is trying Redis
 	downErrs int             // failed calls in this outage
+}
+
+// claim is a reservation this process holds: in Redis (id and its place in
+// the fleet's order) or on the fallback (its ticket there; 0 when the
+// server reports no limit and the fallback was not asked).
+type claim struct {
+	resource string
+	id       string // "" for a claim on the fallback
+	order    int64
+	fb       auditlog.Ticket
+}
+
+// quota is what this process may spend of a window GitHub reported while
+// it paces on the fallback: share of the window's limit less what it has
+// spent in it, and no more than share of the latest count it saw while
+// Redis was healthy less what it has spent since. The first bounds what N
+// processes on 1/N each spend in the window to its limit; the second keeps
+// processes that spent little before an outage from spending, between
+// them, more than the window had left. (Share of each count as it comes
+// would not do: each answer would give a process a share again of a count
+// its own spending had lowered, and the processes would drain the window
+// between them before any stopped.)
+type quota struct {
+	reset time.Time // the window's
+	own   int       // requests of this process answered in the window
+	ref   int       // share of the latest count seen while Redis was healthy; -1 for none
+	since int       // requests of this process answered since that count
 }
 
 // seen is a report with a window, kept to seed a Redis that lost its state.
@@ -293,7 +326,7 @@ func New(rdb redis.UniversalClient, key string, opts ...Option) (*Limiter, error
 		rdb: rdb, prefix: key, limits: limits, configured: configured,
 		share: s.share, timeout: s.timeout, retry: s.retry, claimTTL: s.claimTTL,
 		log: logger, fallback: fb, id: hex.EncodeToString(b[:]),
-		claims: map[string][]string{}, last: map[string]seen{}, hold: map[string]time.Time{},
+		claims: map[auditlog.Ticket]claim{}, last: map[string]seen{}, quota: map[string]quota{}, hold: map[string]time.Time{},
 		nolimit: map[string]bool{},
 	}, nil
 }
@@ -346,18 +379,22 @@ func micros(d time.Duration) int64 {
 }
 
 // Reserve implements [auditlog.Limiter]: it claims one request on resource
-// for the whole fleet and returns how long to wait before sending it.
-func (l *Limiter) Reserve(resource string, now time.Time, maxWait time.Duration) (time.Duration, error) {
+// for the whole fleet and returns its ticket and how long to wait before
+// sending it; a zero ticket asks the caller to come back after the wait.
+func (l *Limiter) Reserve(resource string, now time.Time, maxWait time.Duration) (auditlog.Ticket, time.Duration, error) {
+	n := l.seq.Add(1)
 	if use, probe := l.useRedis(); use {
-		id := l.id + "-" + strconv.FormatUint(l.seq.Add(1), 36)
-		wait, refusal, err := l.reserveRedis(resource, id, now, maxWait)
+		id := l.id + "-" + strconv.FormatUint(n, 36)
+		wait, order, refusal, err := l.reserveRedis(resource, id, now, maxWait)
 		l.done(err, probe)
-		if err == nil {
-			if refusal != nil {
-				return 0, refusal
-			}
-			l.push(resource, id)
-			return wait, nil
+		switch {
+		case err != nil: // paced on the fallback below
+		case refusal != nil:
+			return 0, 0, refusal
+		case order == 0:
+			return 0, wait, nil // ask again
+		default:
+			return l.keep(n, claim{resource: resource, id: id, order: order}), wait, nil
 		}
 	}
 	l.mu.Lock()
@@ -368,19 +405,48 @@ func (l *Limiter) Reserve(resource string, now time.Time, maxWait time.Duration)
 		// default limit as configured, must not invent one.
 		wait := max(hold.Sub(now), 0)
 		if wait > maxWait {
-			return 0, &auditlog.RateLimitError{Resource: resource, Remaining: -1, RetryAfter: wait}
+			return 0, 0, &auditlog.RateLimitError{Resource: resource, Remaining: -1, RetryAfter: wait}
 		}
-		l.push(resource, "")
-		return wait, nil
+		return l.keep(n, claim{resource: resource}), wait, nil
 	}
-	wait, err := l.fallback.Reserve(resource, now, maxWait)
-	if err == nil {
-		l.push(resource, "")
+	fb, wait, err := l.fallback.Reserve(resource, now, maxWait)
+	if err != nil || fb == 0 {
+		return 0, wait, err
 	}
-	return wait, err
+	if st, ok := l.fallback.State(resource, now); ok && !st.Reset.IsZero() && !now.Add(wait).Before(st.Reset) {
+		// It would go at or after the reset, into a window the fleet will
+		// share through Redis again once it is back, and where this claim
+		// would be unknown: ask again then.
+		l.fallback.Cancel(resource, fb, now)
+		return 0, st.Reset.Sub(now), nil
+	}
+	return l.keep(n, claim{resource: resource, fb: fb}), wait, nil
 }
 
-func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.Duration) (time.Duration, *auditlog.RateLimitError, error) {
+// keep records a claim this process holds under ticket n.
+func (l *Limiter) keep(n uint64, c claim) auditlog.Ticket {
+	t := auditlog.Ticket(n)
+	l.mu.Lock()
+	l.claims[t] = c
+	l.mu.Unlock()
+	return t
+}
+
+// take removes the claim of ticket t on resource, if this process holds it.
+func (l *Limiter) take(resource string, t auditlog.Ticket) (claim, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.claims[t]
+	if !ok || c.resource != resource {
+		return claim{}, false
+	}
+	delete(l.claims, t)
+	return c, true
+}
+
+// reserveRedis runs the reserve script: a claim (its order), a request to
+// ask again (order 0), or a refusal.
+func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.Duration) (time.Duration, int64, *auditlog.RateLimitError, error) {
 	emission, burst := l.paceArgs(resource)
 	configured := 0
 	if l.configured[resource] {
@@ -396,14 +462,17 @@ func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.
 	v, err := l.eval(reserveScript, resource, id, micros(max(maxWait, 0)), micros(l.claimTTL),
 		emission, burst, configured, last.limit, hintRem, hintReset, micros(max(hold.Sub(now), 0)))
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
-	if len(v) < 2 || (v[0] == 0 && len(v) < 5) {
-		return 0, nil, fmt.Errorf("redisbudget: unexpected reply %v", v)
+	if len(v) < 2 || (v[0] == 1 && (len(v) < 3 || v[2] <= 0)) || (v[0] == 0 && len(v) < 5) {
+		return 0, 0, nil, fmt.Errorf("redisbudget: unexpected reply %v", v)
 	}
 	wait := time.Duration(v[1]) * time.Microsecond
-	if v[0] == 1 {
-		return wait, nil, nil
+	switch v[0] {
+	case 1:
+		return wait, v[2], nil, nil
+	case 2:
+		return wait, 0, nil, nil
 	}
 	e := &auditlog.RateLimitError{Resource: resource, Limit: int(v[2]), Remaining: int(v[3]), RetryAfter: wait}
 	if e.Limit <= 0 {
@@ -412,27 +481,26 @@ func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.
 	if e.Remaining >= 0 {
 		e.Reset = now.Add(time.Duration(v[4]) * time.Microsecond)
 	}
-	return 0, e, nil
+	return 0, 0, e, nil
 }
 
-// Observe implements [auditlog.Limiter]: it settles one reservation of
-// resource with what a response reported, for every process.
-func (l *Limiter) Observe(resource string, now time.Time, r auditlog.Rate) {
-	id, onRedis := l.pop(resource)
+// Observe implements [auditlog.Limiter]: it settles reservation t with what
+// its response reported, for every process.
+func (l *Limiter) Observe(resource string, t auditlog.Ticket, now time.Time, r auditlog.Rate) {
+	c, held := l.take(resource, t)
 	lim := l.limitFor(resource)
 	tol := min(maxTolerance, lim.Per/2)
 	l.mu.Lock()
 	l.nolimit[resource] = !r.Known() && !l.configured[resource] && !l.last[resource].reset.After(now)
 	l.mu.Unlock()
 	l.remember(resource, now, r)
-	// The fallback sees every report, so it knows the window when it takes
-	// over; it settles the claims it made.
-	l.fallback.Observe(resource, now, l.scaleRate(r))
+	l.tellFallback(resource, c, held, now, r)
 	if !l.healthy() {
 		return // a claim made in Redis expires there
 	}
-	if !onRedis {
-		id = "" // report what GitHub said; the claim was the fallback's
+	id, order := "", int64(0) // a claim of the fallback: a report, older than every claim
+	if held && c.id != "" {
+		id, order = c.id, c.order
 	}
 	emission, burst := l.paceArgs(resource)
 	known, resetOff := 0, int64(0)
@@ -442,9 +510,51 @@ func (l *Limiter) Observe(resource string, now time.Time, r auditlog.Rate) {
 			resetOff = micros(r.Reset.Sub(now))
 		}
 	}
-	_, err := l.eval(observeScript, resource, id, known, r.Limit, r.Remaining, resetOff,
+	_, err := l.eval(observeScript, resource, id, order, known, r.Limit, r.Remaining, resetOff,
 		micros(lim.Per), emission, lim.Burst, burst, micros(tol))
 	l.done(err, false)
+}
+
+// tellFallback hands a report to the fallback, which sees every one so that
+// it knows the window when it takes over, and settles the claim it made:
+// what this process may still spend of the window (see quota), as a count
+// that holds every request the fallback has in flight.
+func (l *Limiter) tellFallback(resource string, c claim, held bool, now time.Time, r auditlog.Rate) {
+	var fb auditlog.Ticket
+	if held && c.id == "" {
+		fb = c.fb
+	}
+	s := l.scaleRate(r)
+	if !r.Known() || r.Reset.IsZero() || !now.Before(r.Reset) {
+		l.fallback.Observe(resource, fb, now, s)
+		return
+	}
+	tol := min(maxTolerance, l.limitFor(resource).Per/2)
+	healthy := l.healthy()
+	l.mu.Lock()
+	q := l.quota[resource]
+	if q.reset.IsZero() || absDuration(q.reset.Sub(r.Reset)) > tol {
+		q = quota{reset: r.Reset, ref: -1}
+	}
+	if held {
+		q.own++
+		q.since++
+	}
+	if v := int(float64(r.Remaining) * l.share); healthy && (q.ref < 0 || v <= q.ref) {
+		q.ref, q.since = v, 0
+	}
+	l.quota[resource] = q
+	l.mu.Unlock()
+	allow := s.Limit - q.own
+	if q.ref >= 0 {
+		allow = min(allow, q.ref-q.since)
+	}
+	s.Remaining = max(min(allow, r.Remaining), 0)
+	s.Used = s.Limit - s.Remaining
+	l.fallback.Observe(resource, 0, now, s)
+	if fb != 0 {
+		l.fallback.Cancel(resource, fb, now) // counted in s
+	}
 }
 
 // remember keeps a report with a window as this process's last, to seed a
@@ -471,22 +581,37 @@ func absDuration(d time.Duration) time.Duration {
 	return d
 }
 
-// Release settles one reservation of resource that got no budget
-// information: a network error, an abandoned wait, an error response
-// without rate headers. The request may have been counted, so the fleet's
-// estimate of what remains goes down by one until the next report.
-func (l *Limiter) Release(resource string, now time.Time) {
-	id, onRedis := l.pop(resource)
-	if !onRedis {
-		l.fallback.Release(resource, now)
-		return
+// Release implements [auditlog.Limiter]: it settles reservation t, which
+// got no budget information (a network error, an error response without
+// rate headers). GitHub may have counted the request, so the fleet counts it
+// as spent until GitHub's count is taken from a request sent after it.
+func (l *Limiter) Release(resource string, t auditlog.Ticket, now time.Time) {
+	c, ok := l.take(resource, t)
+	switch {
+	case !ok:
+	case c.id == "":
+		l.fallback.Release(resource, c.fb, now)
+	case l.healthy():
+		emission, burst := l.paceArgs(resource)
+		_, err := l.eval(releaseScript, resource, c.id, c.order, emission, burst)
+		l.done(err, false)
 	}
-	if !l.healthy() {
-		return
+}
+
+// Cancel implements [auditlog.Limiter]: it settles reservation t, whose
+// request GitHub did not count (never sent, or refused), and gives its
+// place back to the fleet.
+func (l *Limiter) Cancel(resource string, t auditlog.Ticket, now time.Time) {
+	c, ok := l.take(resource, t)
+	switch {
+	case !ok:
+	case c.id == "":
+		l.fallback.Cancel(resource, c.fb, now)
+	case l.healthy():
+		emission, burst := l.paceArgs(resource)
+		_, err := l.eval(cancelScript, resource, c.id, emission, burst)
+		l.done(err, false)
 	}
-	emission, burst := l.paceArgs(resource)
-	_, err := l.eval(releaseScript, resource, id, emission, burst)
-	l.done(err, false)
 }
 
 // Pause implements [auditlog.Limiter]: it holds every request on resource,
@@ -548,8 +673,12 @@ func (l *Limiter) Seed(ctx context.Context, resource string, fetch func(context.
 		switch v[0] {
 		case 1, 3: // known, or not to be fetched
 			return
-		case 2: // ours to fetch
-			l.seedFleet(ctx, resource, fetch)
+		case 2: // ours to fetch; its answer counts the claims made before now
+			var asked int64
+			if len(v) > 1 {
+				asked = v[1]
+			}
+			l.seedFleet(ctx, resource, asked, fetch)
 			return
 		}
 		if len(v) > 1 && v[1] > 0 {
@@ -568,7 +697,7 @@ func (l *Limiter) Seed(ctx context.Context, resource string, fetch func(context.
 // seedFleet asks GitHub for resource's budget on the fleet's behalf (this
 // process holds the lease) and records it in Redis, or that there was
 // nothing to learn.
-func (l *Limiter) seedFleet(ctx context.Context, resource string, fetch func(context.Context) (auditlog.Rate, time.Time, error)) {
+func (l *Limiter) seedFleet(ctx context.Context, resource string, asked int64, fetch func(context.Context) (auditlog.Rate, time.Time, error)) {
 	lim := l.limitFor(resource)
 	r, now, err := fetch(ctx)
 	if err != nil || !r.Known() || r.Reset.IsZero() || !now.Before(r.Reset) {
@@ -581,7 +710,7 @@ func (l *Limiter) seedFleet(ctx context.Context, resource string, fetch func(con
 		return l.scaleRate(r), now, nil
 	})
 	emission, burst := l.paceArgs(resource)
-	_, err = l.eval(seedScript, resource, "", 1, r.Limit, r.Remaining, micros(r.Reset.Sub(now)),
+	_, err = l.eval(seedScript, resource, "", asked, 1, r.Limit, r.Remaining, micros(r.Reset.Sub(now)),
 		micros(lim.Per), emission, lim.Burst, burst, micros(min(maxTolerance, lim.Per/2)))
 	l.done(err, false)
 }
@@ -633,34 +762,6 @@ func (l *Limiter) State(resource string, now time.Time) (auditlog.Rate, bool) {
 	}
 	return auditlog.Rate{Limit: s.limit, Remaining: s.remaining, Used: s.limit - s.remaining,
 		Reset: s.reset, Resource: resource}, true
-}
-
-// push records a claim this process holds on resource; id is "" for a
-// claim on the fallback.
-func (l *Limiter) push(resource, id string) {
-	l.mu.Lock()
-	l.claims[resource] = append(l.claims[resource], id)
-	l.mu.Unlock()
-}
-
-// pop takes the oldest claim this process holds on resource. The pipeline
-// settles claims in no particular order, and any claim of the process does:
-// the fleet counts claims, not which request holds which. onRedis is false
-// for a claim on the fallback, or when the process holds none.
-func (l *Limiter) pop(resource string) (id string, onRedis bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	q := l.claims[resource]
-	if len(q) == 0 {
-		return "", false
-	}
-	id = q[0]
-	if len(q) == 1 {
-		delete(l.claims, resource)
-	} else {
-		l.claims[resource] = q[1:]
-	}
-	return id, id != ""
 }
 
 // useRedis reports whether a call should go to Redis: always while it is

@@ -170,8 +170,10 @@ func (s *syncBuffer) Bytes() []byte {
 // fakeExport is an export of 60 events, 10 a page, against a fake GitHub
 // allowing 4 requests an hour whose second page request meets a secondary
 // limit (retry after a minute): the hooks → display path, on the fake
-// clock of a synctest bubble. The client counts the refused request
-// against its budget, so it has spent its window after three pages.
+// clock of a synctest bubble. Neither the fake nor the client counts the
+// refused request against the window, so the fourth page goes out in it at
+// the pace of four an hour (15 minutes after the first) and the last two
+// after the reset.
 func fakeExport(t *testing.T, mode string, stderr io.Writer) (*exporter, *auditlog.Query, *auditlogtest.Server) {
 	t.Helper()
 	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(60, 1),
@@ -208,17 +210,20 @@ func TestBarShowsWaitsAndCountsDown(t *testing.T) {
 		assert.Equal(t, "  16% |███                     | (10/60) retrying after a secondary limit at "+
 			clock(start.Add(time.Minute))+" (in 59s), ETA 59m59s", bar())
 
-		// Three pages in, the hour's budget is spent: the wait for the
-		// reset, where the fake puts it.
+		// Three pages in, the last request of the window waits for its
+		// place in the pace; the ETA is the reset, where the last page
+		// can go.
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		_, _, _, reset := srv.Budget(srv.Token(), auditlog.ResourceAuditLog)
 		assert.Equal(t, "  50% |████████████            | (30/60) waiting for the audit-log budget until "+
-			clock(reset)+" (58m59s), ETA 58m59s", bar())
+			clock(start.Add(15*time.Minute))+" (13m59s), ETA 58m59s", bar())
+		// Four pages in, the window is spent: the wait for the reset,
+		// where the fake puts it, counting down.
 		time.Sleep(20 * time.Minute)
 		synctest.Wait()
-		assert.Equal(t, "  50% |████████████            | (30/60) waiting for the audit-log budget until "+
-			clock(reset)+" (38m59s), ETA 38m59s", bar())
+		assert.Equal(t, "  66% |███████████████         | (40/60) waiting for the audit-log budget until "+
+			clock(reset)+" (38m59s), ETA 39m59s", bar())
 
 		time.Sleep(time.Hour)
 		require.NoError(t, <-done)
@@ -244,7 +249,8 @@ func TestLogSaysWhenAWaitStarts(t *testing.T) {
 		assert.Equal(t, firstReset.Add(time.Hour), reset, "the last three pages opened a window at the first's reset")
 		assert.Equal(t, []string{
 			"export: retrying after a secondary limit at " + clock(start.Add(time.Minute)) + " (in 1m00s); 10 events, 1 pages so far, ETA 1h00m",
-			"export: waiting for the audit-log budget until " + clock(firstReset) + " (59m00s); 30 events, 3 pages so far, ETA 59m00s",
+			"export: waiting for the audit-log budget until " + clock(start.Add(15*time.Minute)) + " (14m00s); 30 events, 3 pages so far, ETA 59m00s",
+			"export: waiting for the audit-log budget until " + clock(firstReset) + " (45m00s); 40 events, 4 pages so far, ETA 46m00s",
 			"export: backfill done: 60 events, 6 pages, written to stdout",
 		}, strings.Split(strings.TrimSuffix(string(out.Bytes()), "\n"), "\n"))
 	})
