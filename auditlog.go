@@ -179,7 +179,7 @@ func (c *Client) AuditLog(ctx context.Context, s Scope, q *Query) (*Page, error)
 		}
 		values.Set("phrase", phrase)
 	}
-	resp, err := c.do(ctx, &call{method: http.MethodGet, path: path, query: values, resource: ResourceAuditLog})
+	resp, err := c.do(ctx, &call{method: http.MethodGet, path: path, query: values, resource: BudgetKey(s)})
 	if err != nil {
 		return nil, err
 	}

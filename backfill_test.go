@@ -232,6 +232,86 @@ func TestBackfillUsesTheWholeBudget(t *testing.T) {
 	}
 }
 
+// TestTwoScopesTwoBudgets: GitHub counts the audit-log budget per entity
+// path, so an enterprise's log and one of its organizations', backfilled at
+// once through one Client (8 slices each, answers taking 1 s, a window of
+// 60 requests per 12 s), each use at least 95% of their own window over
+// five or more, twice the budget in all, with no refusal, and each yields
+// every event of its range once: whether the two walks start together (the
+// two windows end within a second of each other) or half a window apart.
+//
+// (Charged to one budget, as before each scope had its own, the Budget
+// mixed the two windows' counts: started together, the walks used 91% and
+// 95% of their windows; half a window apart, it took the answers of the
+// window ending first for late ones and overdrew the other: 58 refusals.)
+func TestTwoScopesTwoBudgets(t *testing.T) {
+	t.Parallel()
+	const (
+		limit   = 60
+		window  = 12 * time.Second
+		perPage = 10
+	)
+	for _, offset := range []time.Duration{0, window / 2} {
+		t.Run(fmt.Sprintf("organization %v later", offset), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(3600*52/14, 11),
+					auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, limit, window),
+					auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
+				c := memClient(t, srv, nil, quiet)
+				until := time.Now()
+				since := until.Add(-31 * 24 * time.Hour)
+				both := scopes(srv)
+				// The organization's month holds about 3,600 events; the
+				// enterprise's walk starts where its newest 3,600 do, so the
+				// two need about as many pages: six windows each at the full
+				// budget.
+				wants := []map[string]time.Time{nil, rangeIDs(t, srv, both[1], since, until)}
+				var times []time.Time
+				for _, at := range rangeIDs(t, srv, both[0], since, until) {
+					times = append(times, at)
+				}
+				slices.SortFunc(times, func(a, b time.Time) int { return b.Compare(a) })
+				froms := []time.Time{times[len(wants[1])-1], since}
+				wants[0] = rangeIDs(t, srv, both[0], froms[0], until)
+
+				gots := []map[string]int{{}, {}}
+				errs := make([]error, 2)
+				var wg sync.WaitGroup
+				for i, sc := range both {
+					wg.Go(func() {
+						if i == 1 {
+							time.Sleep(offset)
+						}
+						b := c.Backfill(sc.scope, &Query{Include: IncludeAll, PerPage: perPage}, BackfillOptions{Since: froms[i], Until: until, Parallel: 8})
+						errs[i] = drain(t.Context(), b, gots[i])
+					})
+				}
+				wg.Wait()
+
+				reqs := pageRequests(srv)
+				var sum float64
+				for i, sc := range both {
+					require.NoError(t, errs[i], sc.name)
+					exactlyOnce(t, wants[i], gots[i])
+					own := slices.DeleteFunc(slices.Clone(reqs), func(r auditlogtest.Request) bool {
+						return !strings.HasPrefix(r.Path, "/"+scopeKey(sc.scope)+"/")
+					})
+					run := measureBudget(own, window, limit)
+					t.Logf("%s: %d events; %d requests served, %d refused, in %v: %d full windows, utilisation %.1f%%",
+						sc.name, len(gots[i]), run.served, run.refused, run.elapsed, run.windows, 100*run.utilisation)
+					assert.Zero(t, run.refused, "%s: refusals", sc.name)
+					assert.GreaterOrEqual(t, run.windows, 5, sc.name)
+					assert.GreaterOrEqual(t, run.utilisation, 0.95, sc.name)
+					assert.LessOrEqual(t, run.utilisation, 1.0, sc.name)
+					sum += run.utilisation
+				}
+				t.Logf("both scopes: %.1f%% of twice the budget", 100*sum/2)
+			})
+		})
+	}
+}
+
 // skewedEvents is a day of n events, 90% of them in its eleventh hour, the
 // rest spread over the day; for an organization's scope, all in it, and
 // n/4 more of another organization, spread over the day, which its walks

@@ -66,7 +66,7 @@ func ExampleWithHooks() {
 	// Output:
 	// waits: {"secondary rate limit": 1, "transient failure": 1}
 	// retries: {"secondary rate limit": 1, "transient failure": 1}
-	// remaining: {"audit_log": 1749}
+	// remaining: {"audit_log:enterprises/avocado-corp": 1749}
 	// waited at least a second: true
 }
 
@@ -106,7 +106,7 @@ func TestReadmeHooks(t *testing.T) {
 		time.Sleep(time.Minute)
 		_, err = c.AuditLog(t.Context(), auditlog.Enterprise(srv.Enterprise()), nil) // waits for the next window
 		require.NoError(t, err)
-		assert.Equal(t, fmt.Sprintf("waiting for the audit_log budget until %s (59m0s)", start.Add(time.Hour).Format("15:04")), status.Load())
+		assert.Equal(t, fmt.Sprintf("waiting for the audit_log:enterprises/avocado-corp budget until %s (59m0s)", start.Add(time.Hour).Format("15:04")), status.Load())
 		assert.Equal(t, int64(2), remaining.Value())
 
 		require.NoError(t, srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog},

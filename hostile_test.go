@@ -880,7 +880,7 @@ var hostileCases = []hostileCase{
 		},
 		check: func(t *testing.T, h *hostile, err error) {
 			require.NoError(t, err)
-			assert.Contains(t, h.logs.text(), "starting cold resource=audit_log why=out of time")
+			assert.Contains(t, h.logs.text(), "starting cold resource=audit_log:enterprises/e why=out of time")
 		},
 	},
 }

@@ -434,7 +434,8 @@ func TestClientRate(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := memFake(t, skewedClock(30*time.Second), auditlogtest.WithGeneratedEvents(10, 1))
 			c := memClient(t, f, nil)
-			for _, res := range []string{ResourceAuditLog, ResourceAuditLogStreaming} {
+			key := BudgetKey(Enterprise(f.Enterprise()))
+			for _, res := range []string{key, ResourceAuditLogStreaming} {
 				_, ok := c.Rate(res)
 				assert.False(t, ok, "%s known before any response", res)
 			}
@@ -444,9 +445,11 @@ func TestClientRate(t *testing.T) {
 			require.NoError(t, err)
 			// The fake's clock is 30 s ahead: its reset, on ours, is an hour from now.
 			reset := time.Now().Add(time.Hour)
-			r, ok := c.Rate(ResourceAuditLog)
+			r, ok := c.Rate(key)
 			require.True(t, ok)
-			assert.Equal(t, Rate{Limit: 1750, Remaining: 1749, Used: 1, Reset: reset, Resource: ResourceAuditLog}, r)
+			assert.Equal(t, Rate{Limit: 1750, Remaining: 1749, Used: 1, Reset: reset, Resource: key}, r)
+			_, ok = c.Rate(ResourceAuditLog)
+			assert.False(t, ok, "the call was charged to the bare resource, not to its scope's budget")
 			r, ok = c.Rate(ResourceAuditLogStreaming)
 			require.True(t, ok)
 			assert.Equal(t, Rate{Limit: 15, Remaining: 14, Used: 1, Reset: reset, Resource: ResourceAuditLogStreaming}, r)
@@ -462,7 +465,7 @@ func TestClientRate(t *testing.T) {
 			c := memClient(t, f, nil)
 			_, err := c.AuditLog(t.Context(), Enterprise(f.Enterprise()), nil)
 			require.NoError(t, err)
-			r, ok := c.Rate(ResourceAuditLog)
+			r, ok := c.Rate(BudgetKey(Enterprise(f.Enterprise())))
 			require.True(t, ok)
 			assert.False(t, r.Known(), "no limit: %+v", r)
 		})

@@ -16,7 +16,7 @@ import (
 // slug cannot silently mean the wrong kind of account.
 //
 // GitHub keeps the audit-log budget per user, IP and entity path: each
-// Scope has its own budget (see [Bucket]). Cursors and checkpoints record
+// Scope has its own budget (see [BudgetKey]). Cursors and checkpoints record
 // the Scope they were made on, and resuming one on another Scope is an
 // [*InputError].
 type Scope interface {
@@ -123,6 +123,25 @@ func scopeKey(s Scope) string {
 	}
 	p, _ := s.path()
 	return strings.ToLower(p)
+}
+
+// BudgetKey is the key the audit-log budget of s is kept under, in a
+// [Limiter] and in [Client.Rate]: "audit_log:" and the scope's path in lower
+// case, such as "audit_log:orgs/octo-org" or
+// "audit_log:enterprises/avocado-corp". GitHub counts the audit-log budget
+// per user, IP and entity path, so every Scope has a budget of its own: a
+// walk of an enterprise's log and one of an organization's, through one
+// Client, each get the whole allowance. An [Organization] and the
+// [OrganizationID] of the same organization are distinct keys: the SDK
+// cannot know they are the same without a request. The stream endpoints'
+// budget, [ResourceAuditLogStreaming], is not scoped. s must be valid; a nil
+// or invalid s gives the bare resource name.
+func BudgetKey(s Scope) string {
+	k := scopeKey(s)
+	if k == "" {
+		return ResourceAuditLog
+	}
+	return ResourceAuditLog + ":" + k
 }
 
 // validScopeKey reports whether k is a key scopeKey can return, for text

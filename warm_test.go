@@ -145,7 +145,7 @@ func TestWarmStartSeedsTheBudget(t *testing.T) {
 				time.Sleep(time.Minute)
 				var rates []Rate
 				c := memClient(t, srv, nil, WithAPIVersion(version), WithHooks(Hooks{OnRate: func(res string, r Rate) {
-					assert.Equal(t, ResourceAuditLog, res)
+					assert.Equal(t, BudgetKey(Enterprise(srv.Enterprise())), res)
 					rates = append(rates, r)
 				}}))
 				_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
@@ -155,7 +155,7 @@ func TestWarmStartSeedsTheBudget(t *testing.T) {
 				assert.Equal(t, []int{100, 97, 3}, []int{seed.Limit, seed.Remaining, seed.Used})
 				assert.WithinDuration(t, opened.Add(time.Hour), seed.Reset, time.Second, "reset on our clock")
 				assert.Equal(t, 96, rates[1].Remaining)
-				r, ok := c.Rate(ResourceAuditLog)
+				r, ok := c.Rate(BudgetKey(Enterprise(srv.Enterprise())))
 				require.True(t, ok)
 				assert.Equal(t, 96, r.Remaining)
 				assert.Equal(t, 1, srv.Count(rateLimitPath))
@@ -207,7 +207,7 @@ func TestWarmStartGoesOnCold(t *testing.T) {
 				assert.Equal(t, tc.wait, time.Since(start))
 				assert.Equal(t, 1, srv.Count(rateLimitPath))
 				assert.Equal(t, 1, auditLogRequests(srv))
-				assert.Contains(t, logs.text(), "DEBUG auditlog: warm start: GitHub did not say; starting cold resource=audit_log why="+tc.why)
+				assert.Contains(t, logs.text(), "DEBUG auditlog: warm start: GitHub did not say; starting cold resource="+BudgetKey(Enterprise(srv.Enterprise()))+" why="+tc.why)
 				assert.NotContains(t, logs.text(), "SECRET")
 
 				// Once per Client, even when it failed.
@@ -293,7 +293,7 @@ func TestWarmStartCallerGivesUp(t *testing.T) {
 		assert.True(t, done.Load())
 		assert.Equal(t, 1, srv.Count(rateLimitPath))
 		assert.Equal(t, 1, auditLogRequests(srv))
-		r, ok := c.Rate(ResourceAuditLog)
+		r, ok := c.Rate(BudgetKey(Enterprise(srv.Enterprise())))
 		require.True(t, ok)
 		assert.Equal(t, 1749, r.Remaining)
 	})
