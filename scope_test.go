@@ -59,6 +59,52 @@ func TestScopePaths(t *testing.T) {
 	}
 }
 
+// TestBudgetKey: each scope's audit-log budget is kept under the resource
+// and its path, in lower case; an organization by login and by ID are two
+// keys. What is configured for audit_log holds for every one of them, and
+// a limit is set per resource, never per key.
+func TestBudgetKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		scope Scope
+		key   string
+	}{
+		{Enterprise("avocado-corp"), "audit_log:enterprises/avocado-corp"},
+		{Enterprise("Avocado_Corp.EU"), "audit_log:enterprises/avocado_corp.eu"},
+		{Organization("Octo-Org"), "audit_log:orgs/octo-org"},
+		{OrganizationID(62012), "audit_log:organizations/62012"},
+		{nil, "audit_log"},
+	} {
+		assert.Equal(t, tc.key, BudgetKey(tc.scope))
+		assert.Equal(t, ResourceAuditLog, KeyResource(tc.key))
+	}
+	assert.Equal(t, ResourceAuditLogStreaming, KeyResource(ResourceAuditLogStreaming))
+	assert.Equal(t, "", KeyResource(""))
+
+	t0 := time.Unix(1_700_000_000, 0)
+	b, err := NewBudget(map[string]RateLimit{ResourceAuditLog: {Requests: 3, Per: time.Hour}})
+	require.NoError(t, err)
+	for _, s := range []Scope{Enterprise("avocado-corp"), Organization("octo-org")} {
+		for range 3 {
+			_, wait, err := b.Reserve(BudgetKey(s), t0, 0)
+			require.NoError(t, err)
+			assert.Zero(t, wait)
+		}
+		_, _, err := b.Reserve(BudgetKey(s), t0, 0)
+		var rl *RateLimitError
+		require.ErrorAs(t, err, &rl, "audit_log's 3 an hour holds for %s", BudgetKey(s))
+		assert.Equal(t, 3, rl.Limit)
+		assert.Equal(t, BudgetKey(s), rl.Resource)
+	}
+	_, err = NewBudget(map[string]RateLimit{BudgetKey(Organization("octo-org")): {Requests: 3, Per: time.Hour}})
+	var ie *InputError
+	require.ErrorAs(t, err, &ie)
+	assert.Contains(t, ie.Error(), "per resource")
+	_, err = NewClient(WithRateLimits(map[string]RateLimit{"audit_log:orgs/octo-org": {Requests: 3, Per: time.Hour}}))
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, "WithRateLimits", ie.Field)
+}
+
 // TestCursorTiedToScope: a position saved on one scope is refused on any
 // other before anything is sent, whichever way round; on the same scope
 // named in another case it resumes.

@@ -164,6 +164,42 @@ func TestWarmStartSeedsTheBudget(t *testing.T) {
 	}
 }
 
+// TestWarmStartSeedsEachScope: GET /rate_limit has one audit_log entry,
+// not one per path; each scope's budget is seeded from it when the Client
+// first reads that scope's log (the fake reports the window with least
+// left, so the seed never promises more than the scope has), and the
+// scope's own first answer, in a window ending later than the one the seed
+// described, then says what it has. (Had both windows the same reset, the
+// Budget would keep the seed's lower count for that window: conservative.)
+func TestWarmStartSeedsEachScope(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(200, 1), auditlogtest.WithRateLimit(ResourceAuditLog, 100, time.Hour))
+		ent, org := Enterprise(srv.Enterprise()), Organization(genOrg)
+		for range 3 {
+			_, err := memClient(t, srv, nil, WithoutWarmStart()).AuditLog(t.Context(), ent, nil)
+			require.NoError(t, err)
+		}
+		time.Sleep(time.Minute) // the organization's window opens later, and ends later
+		rates := map[string][]int{}
+		c := memClient(t, srv, nil, WithHooks(Hooks{OnRate: func(key string, r Rate) {
+			rates[key] = append(rates[key], r.Remaining)
+		}}))
+		_, err := c.AuditLog(t.Context(), org, nil)
+		require.NoError(t, err)
+		_, err = c.AuditLog(t.Context(), ent, nil)
+		require.NoError(t, err)
+		assert.Equal(t, map[string][]int{
+			BudgetKey(org): {97, 99}, // seeded from the enterprise's window, then its own
+			BudgetKey(ent): {97, 96},
+		}, rates)
+		assert.Equal(t, 2, srv.Count(rateLimitPath), "one seed per scope")
+		r, ok := c.Rate(BudgetKey(org))
+		require.True(t, ok)
+		assert.Equal(t, 99, r.Remaining)
+	})
+}
+
 // TestWarmStartGoesOnCold: when GET /rate_limit fails, is absent or lacks
 // the resource, the call goes on as without a warm start, and the reason is
 // logged at debug level, quoting nothing the server sent.
