@@ -357,7 +357,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if demo != nil {
 		window = o.demoLimit.per
 	}
-	waits := newWaits(auditlog.ResourceAuditLog, window)
+	waits := newWaits(auditlog.BudgetKey(o.scope()), window)
 	copts := []auditlog.Option{auditlog.WithToken(token), auditlog.WithUserAgent("ghaudit-export/" + auditlog.Version),
 		auditlog.WithMaxWait(o.maxWait), auditlog.WithHooks(waits.hooks())}
 	if baseURL != "" {
