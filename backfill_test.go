@@ -243,7 +243,8 @@ func TestBackfillUsesTheWholeBudget(t *testing.T) {
 // (Charged to one budget, as before each scope had its own, the Budget
 // mixed the two windows' counts: started together, the walks used 91% and
 // 95% of their windows; half a window apart, it took the answers of the
-// window ending first for late ones and overdrew the other: 58 refusals.)
+// window ending first for late ones and overdrew the other: about 60
+// refusals.)
 func TestTwoScopesTwoBudgets(t *testing.T) {
 	t.Parallel()
 	const (
