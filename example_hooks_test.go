@@ -88,7 +88,7 @@ func TestReadmeHooks(t *testing.T) {
 				}
 			},
 			OnRetry: func(r auditlog.RetryInfo) { retries.Add(string(r.Reason), 1) },
-			OnRate:  func(resource string, r auditlog.Rate) { remaining.Set(int64(r.Remaining)) },
+			OnRate:  func(key string, r auditlog.Rate) { remaining.Set(int64(r.Remaining)) },
 		}
 
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(20, 1),
