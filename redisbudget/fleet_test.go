@@ -481,7 +481,7 @@ func TestFleetOutlivesACrashedProcess(t *testing.T) {
 	killedAt := time.Now()
 
 	rdb := redisSrv.Client(t, "")
-	claimsKey := bucketKeys(f.key, res)[1]
+	claimsKey := bucketKeys(f.key, auditlog.BudgetKey(auditlog.Enterprise(f.srv.Enterprise())))[1]
 	orphans, err := rdb.ZRangeWithScores(context.Background(), claimsKey, 0, -1).Result()
 	require.NoError(t, err)
 	var held int

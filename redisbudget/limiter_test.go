@@ -699,7 +699,7 @@ func TestClientOnAServerWithoutLimits(t *testing.T) {
 		_, err := c.AuditLog(context.Background(), auditlog.Enterprise(fake.Enterprise()), &auditlog.Query{PerPage: 1})
 		require.NoError(t, err, "request %d", i+1)
 	}
-	st, ok := l.State(res, time.Now())
+	st, ok := l.State(auditlog.BudgetKey(auditlog.Enterprise(fake.Enterprise())), time.Now())
 	assert.True(t, ok)
 	assert.False(t, st.Known(), "no limit")
 }
