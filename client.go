@@ -19,7 +19,7 @@ import (
 )
 
 // Version is the version of this SDK. It is part of the default User-Agent.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // DefaultAPIVersion is the REST API version sent in X-GitHub-Api-Version
 // unless [WithAPIVersion] chooses another.

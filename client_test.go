@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -66,6 +68,19 @@ func TestHeadersSent(t *testing.T) {
 			assert.Contains(t, defaultUserAgent, Version)
 		})
 	}
+}
+
+// TestVersionIsTheChangelogsLatestRelease: Version, and with it the
+// User-Agent, says the newest release CHANGELOG.md describes, so that a
+// release cannot bump one and forget the other.
+func TestVersionIsTheChangelogsLatestRelease(t *testing.T) {
+	t.Parallel()
+	log, err := os.ReadFile("CHANGELOG.md")
+	require.NoError(t, err)
+	latest := regexp.MustCompile(`(?m)^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$`).FindSubmatch(log)
+	require.NotNil(t, latest, "CHANGELOG.md has no release heading such as \"## [0.2.0] - 2026-11-30\"")
+	assert.Equal(t, string(latest[1]), Version)
+	assert.True(t, strings.HasPrefix(defaultUserAgent, "ghaudit-go/"+Version+" "), defaultUserAgent)
 }
 
 func TestBaseURLs(t *testing.T) {

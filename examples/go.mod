@@ -4,8 +4,8 @@ go 1.26.0
 
 require (
 	github.com/creack/pty v1.1.24
-	github.com/ghaudit/auditlog v0.0.0
-	github.com/ghaudit/auditlog/redisbudget v0.0.0
+	github.com/ghaudit/auditlog v0.2.0
+	github.com/ghaudit/auditlog/redisbudget v0.2.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/stretchr/testify v1.12.1
