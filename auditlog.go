@@ -56,11 +56,13 @@ type Query struct {
 	// PerPage is the page size, 1 to 100; 0 means GitHub's default of 30.
 	PerPage int `url:"per_page,omitempty"`
 
-	// Set by At from a Cursor: the page-number pin, the end of a walk, and
-	// the fingerprint of the query the cursor came from.
-	pin  int64
-	done bool
-	tie  string
+	// Set by At from a Cursor: the page-number pin, the end of a walk, the
+	// fingerprint of the query the cursor came from and the key of its
+	// scope.
+	pin   int64
+	done  bool
+	tie   string
+	scope string
 }
 
 // Validate reports the first field of q that GitHub would refuse or
@@ -145,30 +147,27 @@ type Page struct {
 // for it instead.)
 var errFinished = &InputError{Field: "Cursor", Reason: "is the end of a finished walk: there is no page after it (stop when Page.Next.Done())"}
 
-// AuditLog fetches one page of the enterprise's audit log. A nil q means
-// the zero Query. enterprise is the enterprise's slug or numeric ID. A
+// AuditLog fetches one page of the audit log of s: an [Enterprise], an
+// [Organization] or an [OrganizationID]. A nil q means the zero Query. A
 // query positioned at a finished walk's end ([Cursor.Done]) is an
-// [*InputError]: a loop over pages stops when page.Next.Done().
+// [*InputError]: a loop over pages stops when page.Next.Done(). So is a
+// query positioned at a cursor of another scope's walk.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#get-the-audit-log-for-an-enterprise
-func (c *Client) AuditLog(ctx context.Context, enterprise string, q *Query) (*Page, error) {
-	path, err := enterprisePath(enterprise, "audit-log")
-	if err != nil {
-		return nil, err
-	}
+// and https://docs.github.com/enterprise-cloud@latest/rest/orgs/orgs#get-the-audit-log-for-an-organization
+func (c *Client) AuditLog(ctx context.Context, s Scope, q *Query) (*Page, error) {
 	if q == nil {
 		q = &Query{}
 	}
-	if err := q.Validate(); err != nil {
+	path, err := checkCall(ctx, s, q)
+	if err != nil {
 		return nil, err
-	}
-	if ctx == nil {
-		return nil, &InputError{Field: "ctx", Reason: "context is nil"}
 	}
 	if q.done {
 		return nil, errFinished
 	}
-	end := &Page{Next: Cursor{done: true, query: q.fingerprint(false)}}
+	key := scopeKey(s)
+	end := &Page{Next: Cursor{done: true, query: q.fingerprint(false), scope: key}}
 	values := q.values()
 	if q.pin != 0 {
 		phrase, ok, err := mergeCreated(q.Phrase, span{hi: time.Unix(q.pin, 0), hiIncl: true})
@@ -180,7 +179,7 @@ func (c *Client) AuditLog(ctx context.Context, enterprise string, q *Query) (*Pa
 		}
 		values.Set("phrase", phrase)
 	}
-	resp, err := c.do(ctx, &call{method: http.MethodGet, path: path, query: values, resource: ResourceAuditLog})
+	resp, err := c.do(ctx, &call{method: http.MethodGet, path: path, query: values, resource: BudgetKey(s)})
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +203,7 @@ func (c *Client) AuditLog(ctx context.Context, enterprise string, q *Query) (*Pa
 		if cur.IsZero() {
 			continue
 		}
-		cur.query = q.fingerprint(cur.page > 0)
+		cur.query, cur.scope = q.fingerprint(cur.page > 0), key
 		if cur.page > 0 {
 			cur.pin = pin
 		}
@@ -215,13 +214,35 @@ func (c *Client) AuditLog(ctx context.Context, enterprise string, q *Query) (*Pa
 	return page, nil
 }
 
-// enterprisePath validates an enterprise slug or ID and returns the escaped
-// path "enterprises/{enterprise}/{rest...}".
-func enterprisePath(enterprise string, rest ...string) (string, error) {
-	if err := validateEnterprise(enterprise); err != nil {
+// checkCall checks what an audit-log call is given, before anything is
+// sent: the scope, the query (a position included, which must come from a
+// walk of the same scope) and the context. It returns the path of the
+// scope's audit log.
+func checkCall(ctx context.Context, s Scope, q *Query) (string, error) {
+	path, err := scopePath(s)
+	if err != nil {
 		return "", err
 	}
-	return "enterprises/" + url.PathEscape(enterprise) + "/" + strings.Join(rest, "/"), nil
+	if err := q.Validate(); err != nil {
+		return "", err
+	}
+	if err := checkTie("Cursor", q.scope, s); err != nil {
+		return "", err
+	}
+	if ctx == nil {
+		return "", &InputError{Field: "ctx", Reason: "context is nil"}
+	}
+	return path, nil
+}
+
+// enterprisePath validates an enterprise slug or ID and returns the escaped
+// path "enterprises/{enterprise}/{rest...}".
+func enterprisePath(e Enterprise, rest ...string) (string, error) {
+	p, err := e.path()
+	if err != nil {
+		return "", err
+	}
+	return p + "/" + strings.Join(rest, "/"), nil
 }
 
 func validateEnterprise(e string) error {

@@ -68,7 +68,7 @@ func TestQueryEncoding(t *testing.T) {
 	require.NoError(t, err)
 	q := &Query{Phrase: "action:repo actor:octocat", Include: IncludeAll, Order: OrderAsc, After: "a/b+c=", PerPage: 100}
 	before := *q
-	_, err = c.AuditLog(context.Background(), "avocado-corp", q)
+	_, err = c.AuditLog(context.Background(), Enterprise("avocado-corp"), q)
 	require.NoError(t, err)
 	assert.Equal(t, url.Values{
 		"phrase": {"action:repo actor:octocat"}, "include": {"all"}, "order": {"asc"},
@@ -76,7 +76,7 @@ func TestQueryEncoding(t *testing.T) {
 	}, got)
 	assert.Equal(t, before, *q, "the caller's Query was modified")
 
-	_, err = c.AuditLog(context.Background(), "13827", nil)
+	_, err = c.AuditLog(context.Background(), Enterprise("13827"), nil)
 	require.NoError(t, err)
 	assert.Empty(t, got, "the zero Query sends no parameters")
 }
@@ -102,12 +102,12 @@ func TestAuditLogPage(t *testing.T) {
 		w.Header().Set("x-github-request-id", "C0DE:1")
 		fmt.Fprint(w, body)
 	})
-	page, err := c.AuditLog(context.Background(), "avocado-corp", &Query{PerPage: 5})
+	page, err := c.AuditLog(context.Background(), Enterprise("avocado-corp"), &Query{PerPage: 5})
 	require.NoError(t, err)
 	require.Len(t, page.Events, len(raws))
 	fp := (&Query{PerPage: 5}).fingerprint(false)
-	assert.Equal(t, "after=MS42NjQzODMzNTk5MjdlKzEyfDloQzBxdURzaFdVbVlLWjkxRU9mNXc%3D&q="+fp, page.Next.String())
-	assert.Equal(t, "before=MS42Njc4NTQ5ODIzNDI4ZSsxMnxuVGhxbkd3LUdvRzNMQVhhZzFXVlNn&q="+fp, page.Prev.String())
+	assert.Equal(t, "after=MS42NjQzODMzNTk5MjdlKzEyfDloQzBxdURzaFdVbVlLWjkxRU9mNXc%3D&q="+fp+"&scope=enterprises%2Favocado-corp", page.Next.String())
+	assert.Equal(t, "before=MS42Njc4NTQ5ODIzNDI4ZSsxMnxuVGhxbkd3LUdvRzNMQVhhZzFXVlNn&q="+fp+"&scope=enterprises%2Favocado-corp", page.Prev.String())
 	assert.Equal(t, "MS42NjQzODMzNTk5MjdlKzEyfDloQzBxdURzaFdVbVlLWjkxRU9mNXc=", (&Query{}).At(page.Next).After)
 	assert.Equal(t, Rate{Limit: 1750, Remaining: 1749, Used: 1, Reset: reset, Resource: "audit_log"}, page.Rate)
 	assert.Equal(t, "C0DE:1", page.RequestID)
@@ -122,7 +122,7 @@ func TestAuditLogLastPageIsTheEnd(t *testing.T) {
 		w.Header().Set("Link", fmt.Sprintf(`<%s/enterprises/1/audit-log?after=&before=>; rel="first"`, srv.URL+"/api-prefix"))
 		fmt.Fprint(w, `[]`)
 	})
-	page, err := c.AuditLog(context.Background(), "e", nil)
+	page, err := c.AuditLog(context.Background(), Enterprise("e"), nil)
 	require.NoError(t, err)
 	assert.True(t, page.Next.Done(), "the last page's Next is the end")
 	assert.False(t, page.Next.IsZero(), "and not the start")
@@ -132,7 +132,7 @@ func TestAuditLogLastPageIsTheEnd(t *testing.T) {
 	// A loop that asks for the page after the end is told so, and nothing
 	// is sent: a loop written for the old zero cursor fails instead of
 	// spinning.
-	_, err = c.AuditLog(context.Background(), "e", (&Query{}).At(page.Next))
+	_, err = c.AuditLog(context.Background(), Enterprise("e"), (&Query{}).At(page.Next))
 	var ie *InputError
 	require.ErrorAs(t, err, &ie)
 	assert.Equal(t, "Cursor", ie.Field)
@@ -145,7 +145,7 @@ func TestAuditLogDecodeErrorIsReported(t *testing.T) {
 	mux.HandleFunc("GET /enterprises/e/audit-log", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"message":"not a page"}`)
 	})
-	_, err := c.AuditLog(context.Background(), "e", nil)
+	_, err := c.AuditLog(context.Background(), Enterprise("e"), nil)
 	var se *SyntaxError
 	require.ErrorAs(t, err, &se)
 }

@@ -74,8 +74,9 @@ type BackfillOptions struct {
 	From BackfillCheckpoint
 }
 
-// BackfillCheckpoint is a backfill's position: its range, the query it
-// belongs to, and each part of the range not yet delivered in full (a
+// BackfillCheckpoint is a backfill's position: its range, the query and
+// the [Scope] it belongs to (a backfill of another scope refuses it), and
+// each part of the range not yet delivered in full (a
 // slice: its bounds, the newest event time delivered in it and the IDs
 // delivered at exactly that time). It marshals to JSON and back; its size
 // is a few hundred bytes per slice not yet finished (at most Parallel, plus
@@ -85,6 +86,7 @@ type BackfillOptions struct {
 type BackfillCheckpoint struct {
 	since, until time.Time
 	query        string
+	scope        string // the key of the scope it walks; "" in one saved before checkpoints named it
 	slices       []sliceState
 }
 
@@ -109,6 +111,7 @@ func (c BackfillCheckpoint) Range() (since, until time.Time) { return c.since, c
 func (c BackfillCheckpoint) Done() bool { return !c.IsZero() && len(c.slices) == 0 }
 
 type checkpointJSON struct {
+	Scope  string      `json:"scope,omitempty"`
 	Since  time.Time   `json:"since"`
 	Until  time.Time   `json:"until"`
 	Query  string      `json:"query"`
@@ -127,7 +130,7 @@ func (c BackfillCheckpoint) MarshalJSON() ([]byte, error) {
 	if c.IsZero() {
 		return []byte("null"), nil
 	}
-	j := checkpointJSON{Since: c.since, Until: c.until, Query: c.query, Slices: make([]sliceJSON, len(c.slices))}
+	j := checkpointJSON{Scope: c.scope, Since: c.since, Until: c.until, Query: c.query, Slices: make([]sliceJSON, len(c.slices))}
 	for i, s := range c.slices {
 		j.Slices[i] = sliceJSON{From: s.from, To: s.to, At: s.at, Seen: s.seen}
 	}
@@ -146,7 +149,7 @@ func (c *BackfillCheckpoint) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return &InputError{Field: "BackfillCheckpoint", Reason: "not a backfill checkpoint: " + err.Error()}
 	}
-	cp := BackfillCheckpoint{since: j.Since, until: j.Until, query: j.Query, slices: make([]sliceState, len(j.Slices))}
+	cp := BackfillCheckpoint{since: j.Since, until: j.Until, query: j.Query, scope: j.Scope, slices: make([]sliceState, len(j.Slices))}
 	for i, s := range j.Slices {
 		cp.slices[i] = sliceState{from: s.From, to: s.To, at: s.At, seen: s.Seen}
 	}
@@ -166,6 +169,8 @@ func (c BackfillCheckpoint) validate() error {
 		return bad("its range is empty or missing")
 	case len(c.query) != 16 || !hexDigits(c.query):
 		return bad("query must be 16 hex digits")
+	case c.scope != "" && !validScopeKey(c.scope):
+		return bad("scope must be enterprises/…, orgs/… or organizations/…, got %s", quoteValue(c.scope))
 	case len(c.slices) > maxCheckpointSlices:
 		return bad("holds %d slices, more than %d", len(c.slices), maxCheckpointSlices)
 	}
@@ -218,16 +223,16 @@ type BackfillProgress struct {
 // Backfill reads a range of the audit log in parallel slices; see
 // [Client.Backfill].
 type Backfill struct {
-	c          *Client
-	enterprise string
-	q          Query // Order asc, PerPage set
-	parallel   int
-	since      time.Time // as given, for the log line on resume
-	until      time.Time
-	resumed    bool
-	err        error // invalid options: the first and only error yielded
-	pace       *rate.Limiter
-	noSteal    bool // tests: no split for idle workers, to measure what stealing buys
+	c        *Client
+	scope    Scope
+	q        Query // Order asc, PerPage set
+	parallel int
+	since    time.Time // as given, for the log line on resume
+	until    time.Time
+	resumed  bool
+	err      error // invalid options: the first and only error yielded
+	pace     *rate.Limiter
+	noSteal  bool // tests: no split for idle workers, to measure what stealing buys
 
 	mu      sync.Mutex
 	cp      BackfillCheckpoint // range and query; its slices are in live
@@ -262,7 +267,9 @@ type walker struct {
 	warned  bool         // the server's order was found broken (logged once)
 }
 
-// Backfill reads the events q selects between opts.Since and opts.Until,
+// Backfill reads the events q selects in the audit log of s (an
+// [Enterprise], an [Organization] or an [OrganizationID]) between
+// opts.Since and opts.Until,
 // walking up to opts.Parallel time slices of the range at once through the
 // client's one pipeline and budget, and delivers each event of the range
 // exactly once. Nothing is sent until [Backfill.Events] is ranged over,
@@ -339,9 +346,9 @@ type walker struct {
 // built with [Checkpoint.Add] from the events delivered at or after
 // Until − LookBack, with Swept at Until − LookBack, to deliver them and
 // everything after Until, each once.
-func (c *Client) Backfill(enterprise string, q *Query, opts BackfillOptions) *Backfill {
+func (c *Client) Backfill(s Scope, q *Query, opts BackfillOptions) *Backfill {
 	b := &Backfill{
-		c: c, enterprise: enterprise, q: copyQuery(q), parallel: opts.Parallel,
+		c: c, scope: s, q: copyQuery(q), parallel: opts.Parallel,
 		since: opts.Since, until: opts.Until, resumed: !opts.From.IsZero(),
 	}
 	if b.parallel == 0 {
@@ -357,13 +364,13 @@ func (c *Client) Backfill(enterprise string, q *Query, opts BackfillOptions) *Ba
 		return b
 	}
 	if b.resumed {
-		b.cp = BackfillCheckpoint{since: opts.From.since, until: opts.From.until, query: opts.From.query}
+		b.cp = BackfillCheckpoint{since: opts.From.since, until: opts.From.until, query: opts.From.query, scope: scopeKey(s)}
 		for _, s := range opts.From.slices {
 			b.live = append(b.live, b.newSlice(s.from, s.to, s.at, s.seen, 0))
 		}
 		return b
 	}
-	b.cp = BackfillCheckpoint{since: opts.Since, until: opts.Until, query: b.fingerprint()}
+	b.cp = BackfillCheckpoint{since: opts.Since, until: opts.Until, query: b.fingerprint(), scope: scopeKey(s)}
 	for _, s := range planSlices(opts.Since, opts.Until, b.parallel) {
 		b.live = append(b.live, b.newSlice(s.from, s.to, time.Time{}, nil, 0))
 	}
@@ -386,7 +393,7 @@ func (b *Backfill) validate(opts BackfillOptions) error {
 	case q.After != "" || q.Before != "" || q.Page != 0 || q.done || q.tie != "":
 		return &InputError{Field: "Query.After", Reason: "Backfill manages its own position; use BackfillOptions.From to resume"}
 	}
-	if err := validateEnterprise(b.enterprise); err != nil {
+	if _, err := scopePath(b.scope); err != nil {
 		return err
 	}
 	if err := q.Validate(); err != nil {
@@ -410,7 +417,7 @@ func (b *Backfill) validate(opts BackfillOptions) error {
 		if opts.From.query != b.fingerprint() {
 			return &InputError{Field: "BackfillOptions.From", Reason: "belongs to a backfill with another phrase or include; resume it with the query it came from"}
 		}
-		return nil
+		return checkTie("BackfillOptions.From", opts.From.scope, b.scope)
 	}
 	switch {
 	case opts.Since.IsZero():
@@ -694,7 +701,7 @@ func (b *Backfill) walk(ctx context.Context, w *walker, q *Query, out chan<- res
 	if sleep(ctx, b.pace.Reserve().Delay()) != nil {
 		return
 	}
-	for page, err := range b.c.Pages(ctx, b.enterprise, q) {
+	for page, err := range b.c.Pages(ctx, b.scope, q) {
 		if err != nil {
 			send(result{w: w, end: true, err: err})
 			return

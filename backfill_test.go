@@ -30,12 +30,12 @@ import (
 // nothing to it but time).
 var quiet = WithLogger(slog.New(slog.DiscardHandler))
 
-// rangeIDs returns the IDs of srv's events (web and git) with since <=
-// @timestamp < until.
-func rangeIDs(t testing.TB, srv *auditlogtest.Server, since, until time.Time) map[string]time.Time {
+// rangeIDs returns the IDs of the events (web and git) that srv lists in
+// sc's audit log with since <= @timestamp < until.
+func rangeIDs(t testing.TB, srv *auditlogtest.Server, sc scopeCase, since, until time.Time) map[string]time.Time {
 	t.Helper()
 	out := map[string]time.Time{}
-	for _, raw := range srv.Events(IncludeAll, OrderAsc) {
+	for _, raw := range sc.on(srv).events(IncludeAll, OrderAsc) {
 		var ev Event
 		require.NoError(t, ev.UnmarshalJSON(raw))
 		if !ev.Timestamp.Before(since) && ev.Timestamp.Before(until) {
@@ -159,69 +159,165 @@ func TestBackfillUsesTheWholeBudget(t *testing.T) {
 		latency = time.Second
 		perPage = 10
 	)
+	// The 60-per-12-s cases run on both scopes; the longer 240-per-48-s
+	// ones on one each, to spare the machine.
+	both := genScopes()
+	enterpriseOnly, orgOnly := both[:1], both[1:]
 	for _, tc := range []struct {
 		name     string
 		limit    int
 		window   time.Duration
-		events   int // enough for six windows at the full budget
+		events   int // enough for six windows at the full budget, in the enterprise's log
+		scopes   []scopeCase
 		parallel int // 0: a sequential walk (Client.Events)
 		faults   auditlogtest.Faults
 		min, max float64 // utilisation
 	}{
-		{name: "60 per 12s/sequential", limit: 60, window: 12 * time.Second, events: 3600, parallel: 0, min: 0.19, max: 0.21},
-		{name: "60 per 12s/parallel 8", limit: 60, window: 12 * time.Second, events: 3600, parallel: 8, min: 0.95, max: 1},
-		{name: "60 per 12s/parallel 8 with faults", limit: 60, window: 12 * time.Second, events: 3600, parallel: 8,
+		{name: "60 per 12s/sequential", limit: 60, window: 12 * time.Second, events: 3600, scopes: both, parallel: 0, min: 0.19, max: 0.21},
+		{name: "60 per 12s/parallel 8", limit: 60, window: 12 * time.Second, events: 3600, scopes: both, parallel: 8, min: 0.95, max: 1},
+		{name: "60 per 12s/parallel 8 with faults", limit: 60, window: 12 * time.Second, events: 3600, scopes: both, parallel: 8,
 			faults: auditlogtest.Faults{ServerError: 0.05, ServerErrorStatuses: []int{502}, Reset: 0.02, Truncate: 0.02,
 				SecondaryEvery: 97, RetryAfter: 2 * time.Second}, min: 0.9, max: 1},
-		{name: "240 per 48s/parallel 8", limit: 240, window: 48 * time.Second, events: 14000, parallel: 8, min: 0.95, max: 1},
-		{name: "240 per 48s/parallel 8 with faults", limit: 240, window: 48 * time.Second, events: 14000, parallel: 8,
+		{name: "240 per 48s/parallel 8", limit: 240, window: 48 * time.Second, events: 14000, scopes: enterpriseOnly, parallel: 8, min: 0.95, max: 1},
+		{name: "240 per 48s/parallel 8 with faults", limit: 240, window: 48 * time.Second, events: 14000, scopes: orgOnly, parallel: 8,
 			faults: auditlogtest.Faults{ServerError: 0.05, ServerErrorStatuses: []int{502}, Reset: 0.02, Truncate: 0.02,
 				SecondaryEvery: 397, RetryAfter: 2 * time.Second}, min: 0.9, max: 1},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		for _, sc := range tc.scopes {
+			// An organization's log holds about a quarter of a generated
+			// one: about four times the events make as many windows.
+			events := tc.events
+			if sc.org != "" {
+				events = tc.events * 52 / 14
+			}
+			t.Run(tc.name+"/"+sc.name, func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					tc.faults.Latency = latency
+					srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(events, 11),
+						auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, tc.limit, tc.window), auditlogtest.WithFaults(tc.faults))
+					c := memClient(t, srv, nil, quiet)
+					until := time.Now()
+					since := until.Add(-31 * 24 * time.Hour)
+					want := rangeIDs(t, srv, sc, since, until)
+					got := map[string]int{}
+					var err error
+					if tc.parallel == 0 {
+						for ev, e := range c.Events(t.Context(), sc.scope, &Query{Include: IncludeAll, PerPage: perPage}) {
+							if err = e; err != nil {
+								break
+							}
+							got[ev.DocumentID]++
+						}
+					} else {
+						b := c.Backfill(sc.scope, &Query{Include: IncludeAll, PerPage: perPage}, BackfillOptions{Since: since, Until: until, Parallel: tc.parallel})
+						err = drain(t.Context(), b, got)
+						assert.True(t, b.Checkpoint().Done())
+					}
+					require.NoError(t, err)
+					exactlyOnce(t, want, got)
+					run := measureBudget(pageRequests(srv), tc.window, tc.limit)
+					t.Logf("%d events; %d requests served, %d refused, %d injected refusals, in %v: %d full windows, utilisation %.1f%%",
+						len(got), run.served, run.refused, run.injected, run.elapsed, run.windows, 100*run.utilisation)
+					assert.Zero(t, run.refused, "refusals other than the injected ones")
+					assert.GreaterOrEqual(t, run.windows, 5)
+					assert.GreaterOrEqual(t, run.utilisation, tc.min)
+					assert.LessOrEqual(t, run.utilisation, tc.max)
+					if tc.faults.SecondaryEvery > 0 {
+						assert.Positive(t, run.injected, "the secondary limits fired")
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestTwoScopesTwoBudgets: GitHub counts the audit-log budget per entity
+// path, so an enterprise's log and one of its organizations', backfilled at
+// once through one Client (8 slices each, answers taking 1 s, a window of
+// 60 requests per 12 s), each use at least 95% of their own window over
+// five or more, twice the budget in all, with no refusal, and each yields
+// every event of its range once: whether the two walks start together (the
+// two windows end within a second of each other) or half a window apart.
+//
+// (Charged to one budget, as before each scope had its own, the Budget
+// mixed the two windows' counts: started together, the walks used 91% and
+// 95% of their windows; half a window apart, it took the answers of the
+// window ending first for late ones and overdrew the other: about 60
+// refusals.)
+func TestTwoScopesTwoBudgets(t *testing.T) {
+	t.Parallel()
+	const (
+		limit   = 60
+		window  = 12 * time.Second
+		perPage = 10
+	)
+	for _, offset := range []time.Duration{0, window / 2} {
+		t.Run(fmt.Sprintf("organization %v later", offset), func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				tc.faults.Latency = latency
-				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(tc.events, 11),
-					auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, tc.limit, tc.window), auditlogtest.WithFaults(tc.faults))
+				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(3600*52/14, 11),
+					auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, limit, window),
+					auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
 				c := memClient(t, srv, nil, quiet)
 				until := time.Now()
 				since := until.Add(-31 * 24 * time.Hour)
-				want := rangeIDs(t, srv, since, until)
-				got := map[string]int{}
-				var err error
-				if tc.parallel == 0 {
-					for ev, e := range c.Events(t.Context(), srv.Enterprise(), &Query{Include: IncludeAll, PerPage: perPage}) {
-						if err = e; err != nil {
-							break
+				both := scopes(srv)
+				// The organization's month holds about 3,600 events; the
+				// enterprise's walk starts where its newest 3,600 do, so the
+				// two need about as many pages: six windows each at the full
+				// budget.
+				wants := []map[string]time.Time{nil, rangeIDs(t, srv, both[1], since, until)}
+				var times []time.Time
+				for _, at := range rangeIDs(t, srv, both[0], since, until) {
+					times = append(times, at)
+				}
+				slices.SortFunc(times, func(a, b time.Time) int { return b.Compare(a) })
+				froms := []time.Time{times[len(wants[1])-1], since}
+				wants[0] = rangeIDs(t, srv, both[0], froms[0], until)
+
+				gots := []map[string]int{{}, {}}
+				errs := make([]error, 2)
+				var wg sync.WaitGroup
+				for i, sc := range both {
+					wg.Go(func() {
+						if i == 1 {
+							time.Sleep(offset)
 						}
-						got[ev.DocumentID]++
-					}
-				} else {
-					b := c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll, PerPage: perPage}, BackfillOptions{Since: since, Until: until, Parallel: tc.parallel})
-					err = drain(t.Context(), b, got)
-					assert.True(t, b.Checkpoint().Done())
+						b := c.Backfill(sc.scope, &Query{Include: IncludeAll, PerPage: perPage}, BackfillOptions{Since: froms[i], Until: until, Parallel: 8})
+						errs[i] = drain(t.Context(), b, gots[i])
+					})
 				}
-				require.NoError(t, err)
-				exactlyOnce(t, want, got)
-				run := measureBudget(pageRequests(srv), tc.window, tc.limit)
-				t.Logf("%d events; %d requests served, %d refused, %d injected refusals, in %v: %d full windows, utilisation %.1f%%",
-					len(got), run.served, run.refused, run.injected, run.elapsed, run.windows, 100*run.utilisation)
-				assert.Zero(t, run.refused, "refusals other than the injected ones")
-				assert.GreaterOrEqual(t, run.windows, 5)
-				assert.GreaterOrEqual(t, run.utilisation, tc.min)
-				assert.LessOrEqual(t, run.utilisation, tc.max)
-				if tc.faults.SecondaryEvery > 0 {
-					assert.Positive(t, run.injected, "the secondary limits fired")
+				wg.Wait()
+
+				reqs := pageRequests(srv)
+				var sum float64
+				for i, sc := range both {
+					require.NoError(t, errs[i], sc.name)
+					exactlyOnce(t, wants[i], gots[i])
+					own := slices.DeleteFunc(slices.Clone(reqs), func(r auditlogtest.Request) bool {
+						return !strings.HasPrefix(r.Path, "/"+scopeKey(sc.scope)+"/")
+					})
+					run := measureBudget(own, window, limit)
+					t.Logf("%s: %d events; %d requests served, %d refused, in %v: %d full windows, utilisation %.1f%%",
+						sc.name, len(gots[i]), run.served, run.refused, run.elapsed, run.windows, 100*run.utilisation)
+					assert.Zero(t, run.refused, "%s: refusals", sc.name)
+					assert.GreaterOrEqual(t, run.windows, 5, sc.name)
+					assert.GreaterOrEqual(t, run.utilisation, 0.95, sc.name)
+					assert.LessOrEqual(t, run.utilisation, 1.0, sc.name)
+					sum += run.utilisation
 				}
+				t.Logf("both scopes: %.1f%% of twice the budget", 100*sum/2)
 			})
 		})
 	}
 }
 
 // skewedEvents is a day of n events, 90% of them in its eleventh hour, the
-// rest spread over the day.
-func skewedEvents(day time.Time, n int, seed uint64) []json.RawMessage {
+// rest spread over the day; for an organization's scope, all in it, and
+// n/4 more of another organization, spread over the day, which its walks
+// must not deliver.
+func skewedEvents(day time.Time, n int, seed uint64, sc scopeCase) []json.RawMessage {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	evs := make([]json.RawMessage, n)
 	for i := range evs {
@@ -232,7 +328,13 @@ func skewedEvents(day time.Time, n int, seed uint64) []json.RawMessage {
 			at = day.Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
 		}
 		at = at.Truncate(time.Millisecond)
-		evs[i] = auditlogtest.Event{ID: fmt.Sprintf("ev-%06d", i), Time: at, Action: "repo.access"}.JSON()
+		evs[i] = sc.inOrg(auditlogtest.Event{ID: fmt.Sprintf("ev-%06d", i), Time: at, Action: "repo.access"}.JSON())
+	}
+	if sc.org != "" {
+		for i := range n / 4 {
+			at := day.Add(time.Duration(rng.Int64N(int64(24 * time.Hour)))).Truncate(time.Millisecond)
+			evs = append(evs, noise(fmt.Sprintf("noise-%06d", i), at))
+		}
 	}
 	return evs
 }
@@ -244,8 +346,17 @@ func skewedEvents(day time.Time, n int, seed uint64) []json.RawMessage {
 // of the workers without a slice, sampled every 100 ms of fake time.
 func TestBackfillKeepsWorkersBusy(t *testing.T) {
 	t.Parallel()
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			testBackfillKeepsWorkersBusy(t, sc)
+		})
+	}
+}
+
+func testBackfillKeepsWorkersBusy(t *testing.T, sc scopeCase) {
 	day := time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
-	evs := skewedEvents(day, 20000, 7)
+	evs := skewedEvents(day, 20000, 7, sc)
 	idle := map[bool]float64{}
 	var mu sync.Mutex
 	for _, steal := range []bool{true, false} {
@@ -255,8 +366,8 @@ func TestBackfillKeepsWorkersBusy(t *testing.T) {
 				const parallel = 8
 				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(evs...),
 					auditlogtest.WithoutRateLimits(), auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
-				want := rangeIDs(t, srv, day, day.Add(24*time.Hour))
-				b := memClient(t, srv, nil, quiet).Backfill(srv.Enterprise(), nil, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: parallel})
+				want := rangeIDs(t, srv, sc, day, day.Add(24*time.Hour))
+				b := memClient(t, srv, nil, quiet).Backfill(sc.scope, nil, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: parallel})
 				b.noSteal = !steal
 				done, stopped := make(chan struct{}), make(chan struct{})
 				var samples, idleSlots int
@@ -306,33 +417,40 @@ func TestBackfillKeepsWorkersBusy(t *testing.T) {
 // their searches fit, and every event is delivered once.
 func TestBackfillSplitsSlicesThatTimeOut(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		day := time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
-		const maxEvents, maxSpan = 300, 2 * time.Hour
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(skewedEvents(day, 6000, 3)...),
-			auditlogtest.WithSearchTimeout(auditlogtest.SearchTimeout{MaxEvents: maxEvents, MaxSpan: maxSpan}))
-		want := rangeIDs(t, srv, day, day.Add(24*time.Hour))
-		b := memClient(t, srv, nil).Backfill(srv.Enterprise(), nil, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: 4})
-		got := map[string]int{}
-		require.NoError(t, drain(t.Context(), b, got))
-		exactlyOnce(t, want, got)
-		assert.True(t, b.Checkpoint().Done())
-		timeouts, served := 0, 0
-		for _, r := range pageRequests(srv) {
-			switch r.Status {
-			case http.StatusGatewayTimeout:
-				timeouts++
-			case http.StatusOK:
-				served++
-				phrase := r.Query().Get("phrase")
-				s, err := parseSpan(phrase[len("created:"):])
-				require.NoError(t, err, phrase)
-				assert.LessOrEqual(t, s.hi.Sub(s.lo), maxSpan+time.Second, "a served search spans at most what the fake allows: %s", phrase)
-			}
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testBackfillSplitsSlicesThatTimeOut(t, sc) })
+		})
+	}
+}
+
+func testBackfillSplitsSlicesThatTimeOut(t *testing.T, sc scopeCase) {
+	day := time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
+	const maxEvents, maxSpan = 300, 2 * time.Hour
+	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(skewedEvents(day, 6000, 3, sc)...),
+		auditlogtest.WithSearchTimeout(auditlogtest.SearchTimeout{MaxEvents: maxEvents, MaxSpan: maxSpan}))
+	want := rangeIDs(t, srv, sc, day, day.Add(24*time.Hour))
+	b := memClient(t, srv, nil).Backfill(sc.scope, nil, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: 4})
+	got := map[string]int{}
+	require.NoError(t, drain(t.Context(), b, got))
+	exactlyOnce(t, want, got)
+	assert.True(t, b.Checkpoint().Done())
+	timeouts, served := 0, 0
+	for _, r := range pageRequests(srv) {
+		switch r.Status {
+		case http.StatusGatewayTimeout:
+			timeouts++
+		case http.StatusOK:
+			served++
+			phrase := r.Query().Get("phrase")
+			s, err := parseSpan(phrase[len("created:"):])
+			require.NoError(t, err, phrase)
+			assert.LessOrEqual(t, s.hi.Sub(s.lo), maxSpan+time.Second, "a served search spans at most what the fake allows: %s", phrase)
 		}
-		t.Logf("%d events; %d pages served, %d answers 504", len(got), served, timeouts)
-		assert.Positive(t, timeouts)
-	})
+	}
+	t.Logf("%d events; %d pages served, %d answers 504", len(got), served, timeouts)
+	assert.Positive(t, timeouts)
 }
 
 // TestBackfillAtTheFloor: a one-second stretch holding more events than
@@ -342,49 +460,63 @@ func TestBackfillSplitsSlicesThatTimeOut(t *testing.T) {
 // once the server copes delivers the rest once.
 func TestBackfillAtTheFloor(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
-		var evs []json.RawMessage
-		for i := range 400 { // one a minute for 400 minutes
-			evs = append(evs, auditlogtest.Event{ID: fmt.Sprintf("spread-%03d", i), Time: t0.Add(time.Duration(i) * time.Minute), Action: "repo.access"}.JSON())
-		}
-		burst := t0.Add(90*time.Minute + 30*time.Second)
-		for i := range 250 { // 250 in one second
-			evs = append(evs, auditlogtest.Event{ID: fmt.Sprintf("burst-%03d", i), Time: burst.Add(time.Duration(i) * time.Millisecond), Action: "repo.access"}.JSON())
-		}
-		data, err := auditlogtest.NewDataset(evs...)
-		require.NoError(t, err)
-		slow := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithDataset(data),
-			auditlogtest.WithSearchTimeout(auditlogtest.SearchTimeout{MaxEvents: 200}))
-		since, until := t0, t0.Add(400*time.Minute)
-		want := rangeIDs(t, slow, since, until)
-		b := memClient(t, slow, nil).Backfill(slow.Enterprise(), nil, BackfillOptions{Since: since, Until: until, Parallel: 2})
-		got := map[string]int{}
-		err = drain(t.Context(), b, got)
-		var ae *APIError
-		require.ErrorAs(t, err, &ae)
-		assert.Equal(t, http.StatusGatewayTimeout, ae.StatusCode)
-		cp := b.Checkpoint()
-		require.False(t, cp.Done())
-		var perPage []string
-		for _, r := range pageRequests(slow) {
-			if q := r.Query(); r.Status == http.StatusGatewayTimeout && q.Get("phrase") == "created:2024-03-04T13:30:30Z..2024-03-04T13:30:31Z" {
-				perPage = append(perPage, q.Get("per_page"))
-			}
-		}
-		assert.Equal(t, []string{"100", "50", "25", "12", "10"}, slices.Compact(perPage), "the one-second slice asks for fewer per page, down to 10")
-		for id := range got {
-			assert.NotContains(t, id, "burst", "an event of the stretch that never answered was delivered")
-		}
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testBackfillAtTheFloor(t, sc) })
+		})
+	}
+}
 
-		fast := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithDataset(data))
-		raw, err := json.Marshal(cp)
-		require.NoError(t, err)
-		var from BackfillCheckpoint
-		require.NoError(t, json.Unmarshal(raw, &from))
-		require.NoError(t, drain(t.Context(), memClient(t, fast, nil).Backfill(fast.Enterprise(), nil, BackfillOptions{From: from, Parallel: 2}), got))
-		exactlyOnce(t, want, got)
-	})
+func testBackfillAtTheFloor(t *testing.T, sc scopeCase) {
+	t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
+	var evs []json.RawMessage
+	for i := range 400 { // one a minute for 400 minutes
+		evs = append(evs, sc.inOrg(auditlogtest.Event{ID: fmt.Sprintf("spread-%03d", i), Time: t0.Add(time.Duration(i) * time.Minute), Action: "repo.access"}.JSON()))
+	}
+	burst := t0.Add(90*time.Minute + 30*time.Second)
+	for i := range 250 { // 250 in one second
+		evs = append(evs, sc.inOrg(auditlogtest.Event{ID: fmt.Sprintf("burst-%03d", i), Time: burst.Add(time.Duration(i) * time.Millisecond), Action: "repo.access"}.JSON()))
+	}
+	if sc.org != "" {
+		// Another organization's events in the same second: its search
+		// does not count them.
+		for i := range 150 {
+			evs = append(evs, noise(fmt.Sprintf("noise-%03d", i), burst.Add(time.Duration(i)*time.Millisecond)))
+		}
+	}
+	data, err := auditlogtest.NewDataset(evs...)
+	require.NoError(t, err)
+	slow := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithDataset(data),
+		auditlogtest.WithSearchTimeout(auditlogtest.SearchTimeout{MaxEvents: 200}))
+	since, until := t0, t0.Add(400*time.Minute)
+	want := rangeIDs(t, slow, sc, since, until)
+	b := memClient(t, slow, nil).Backfill(sc.scope, nil, BackfillOptions{Since: since, Until: until, Parallel: 2})
+	got := map[string]int{}
+	err = drain(t.Context(), b, got)
+	var ae *APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusGatewayTimeout, ae.StatusCode)
+	cp := b.Checkpoint()
+	require.False(t, cp.Done())
+	var perPage []string
+	for _, r := range pageRequests(slow) {
+		if q := r.Query(); r.Status == http.StatusGatewayTimeout && q.Get("phrase") == "created:2024-03-04T13:30:30Z..2024-03-04T13:30:31Z" {
+			perPage = append(perPage, q.Get("per_page"))
+		}
+	}
+	assert.Equal(t, []string{"100", "50", "25", "12", "10"}, slices.Compact(perPage), "the one-second slice asks for fewer per page, down to 10")
+	for id := range got {
+		assert.NotContains(t, id, "burst", "an event of the stretch that never answered was delivered")
+	}
+
+	fast := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithDataset(data))
+	raw, err := json.Marshal(cp)
+	require.NoError(t, err)
+	var from BackfillCheckpoint
+	require.NoError(t, json.Unmarshal(raw, &from))
+	require.NoError(t, drain(t.Context(), memClient(t, fast, nil).Backfill(sc.scope, nil, BackfillOptions{From: from, Parallel: 2}), got))
+	exactlyOnce(t, want, got)
 }
 
 // boundaryEvents is a range of 9 seconds whose events sit where slices
@@ -392,13 +524,20 @@ func TestBackfillAtTheFloor(t *testing.T) {
 // 130 at one millisecond on a boundary and 250 at one millisecond inside a
 // second (ties that span pages), at the range's start, a millisecond before
 // it, a millisecond before its end and at its end (outside).
-func boundaryEvents(t0 time.Time) []json.RawMessage {
+//
+// For an organization's scope they are all in it, and an event of another
+// organization sits beside each group, which its walks must not deliver.
+func boundaryEvents(t0 time.Time, sc scopeCase) []json.RawMessage {
 	var evs []json.RawMessage
 	n := 0
 	add := func(at time.Time, k int) {
 		for range k {
 			n++
-			evs = append(evs, auditlogtest.Event{ID: fmt.Sprintf("b%04d", n), Time: at, Action: "repo.access"}.JSON())
+			evs = append(evs, sc.inOrg(auditlogtest.Event{ID: fmt.Sprintf("b%04d", n), Time: at, Action: "repo.access"}.JSON()))
+		}
+		if sc.org != "" {
+			n++
+			evs = append(evs, noise(fmt.Sprintf("b%04d", n), at))
 		}
 	}
 	for s := 0; s <= 9; s++ {
@@ -419,20 +558,21 @@ func boundaryEvents(t0 time.Time) []json.RawMessage {
 func TestBackfillBoundaries(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
-	data, err := auditlogtest.NewDataset(boundaryEvents(t0)...)
-	require.NoError(t, err)
 	since, until := t0, t0.Add(9*time.Second)
-	for _, parallel := range []int{1, 3, 9} {
-		t.Run(fmt.Sprintf("parallel=%d", parallel), func(t *testing.T) {
+	for i, parallel := range []int{1, 3, 9, 1, 3, 9} {
+		sc := handScopes()[i/3]
+		data, err := auditlogtest.NewDataset(boundaryEvents(t0, sc)...)
+		require.NoError(t, err)
+		t.Run(fmt.Sprintf("%s/parallel=%d", sc.name, parallel), func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithDataset(data))
 				c := memClient(t, srv, nil)
-				want := rangeIDs(t, srv, since, until)
+				want := rangeIDs(t, srv, sc, since, until)
 				require.Len(t, want, 9*6+130+250, "the range holds its start and not its end")
 				q := &Query{PerPage: 30}
 				got := map[string]int{}
-				require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), q, BackfillOptions{Since: since, Until: until, Parallel: parallel}), got))
+				require.NoError(t, drain(t.Context(), c.Backfill(sc.scope, q, BackfillOptions{Since: since, Until: until, Parallel: parallel}), got))
 				exactlyOnce(t, want, got)
 
 				// Stop after k events, resume from the checkpoint taken in
@@ -440,9 +580,10 @@ func TestBackfillBoundaries(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(parallel), 2))
 				for range 25 {
 					k := rng.IntN(len(want) + 1)
-					b := c.Backfill(srv.Enterprise(), q, BackfillOptions{Since: since, Until: until, Parallel: parallel})
+					b := c.Backfill(sc.scope, q, BackfillOptions{Since: since, Until: until, Parallel: parallel})
 					got := map[string]int{}
 					var cp []byte
+					var err error
 					if k == 0 {
 						cp, err = json.Marshal(b.Checkpoint())
 						require.NoError(t, err)
@@ -458,7 +599,7 @@ func TestBackfillBoundaries(t *testing.T) {
 					}
 					var from BackfillCheckpoint
 					require.NoError(t, json.Unmarshal(cp, &from))
-					again := c.Backfill(srv.Enterprise(), q, BackfillOptions{From: from, Parallel: 1 + rng.IntN(9)})
+					again := c.Backfill(sc.scope, q, BackfillOptions{From: from, Parallel: 1 + rng.IntN(9)})
 					require.NoError(t, drain(t.Context(), again, got))
 					exactlyOnce(t, want, got)
 					if t.Failed() {
@@ -477,78 +618,85 @@ func TestBackfillBoundaries(t *testing.T) {
 // repeats none of those and loses nothing.
 func TestBackfillCheckpointWhileRanging(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(3000, 5),
-			auditlogtest.WithFaults(auditlogtest.Faults{Latency: 200 * time.Millisecond}))
-		c := memClient(t, srv, nil)
-		until := time.Now()
-		since := until.Add(-30 * 24 * time.Hour)
-		want := rangeIDs(t, srv, since, until)
-		b := c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll}, BackfillOptions{Since: since, Until: until, Parallel: 6})
+	for _, sc := range genScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testBackfillCheckpointWhileRanging(t, sc) })
+		})
+	}
+}
 
-		var mu sync.Mutex
-		var yielded int // events the loop body has taken
-		type snap struct {
-			cp    []byte
-			taken int // events taken before the checkpoint was asked for
-		}
-		var snaps []snap
-		done, stopped := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(stopped)
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				mu.Lock()
-				n := yielded
-				mu.Unlock()
-				raw, err := json.Marshal(b.Checkpoint())
-				assert.NoError(t, err)
-				p := b.Progress()
-				assert.GreaterOrEqual(t, p.Events, int64(n))
-				snaps = append(snaps, snap{raw, n})
-				time.Sleep(30 * time.Millisecond)
+func testBackfillCheckpointWhileRanging(t *testing.T, sc scopeCase) {
+	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(3000, 5),
+		auditlogtest.WithFaults(auditlogtest.Faults{Latency: 200 * time.Millisecond}))
+	c := memClient(t, srv, nil)
+	until := time.Now()
+	since := until.Add(-30 * 24 * time.Hour)
+	want := rangeIDs(t, srv, sc, since, until)
+	b := c.Backfill(sc.scope, &Query{Include: IncludeAll}, BackfillOptions{Since: since, Until: until, Parallel: 6})
+
+	var mu sync.Mutex
+	var yielded int // events the loop body has taken
+	type snap struct {
+		cp    []byte
+		taken int // events taken before the checkpoint was asked for
+	}
+	var snaps []snap
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			default:
 			}
-		}()
-		var order []string
-		for ev, err := range b.Events(t.Context()) {
-			require.NoError(t, err)
 			mu.Lock()
-			yielded++
-			order = append(order, ev.DocumentID)
+			n := yielded
 			mu.Unlock()
+			raw, err := json.Marshal(b.Checkpoint())
+			assert.NoError(t, err)
+			p := b.Progress()
+			assert.GreaterOrEqual(t, p.Events, int64(n))
+			snaps = append(snaps, snap{raw, n})
+			time.Sleep(30 * time.Millisecond)
 		}
-		close(done)
-		<-stopped
-		require.Greater(t, len(snaps), 10)
-		// A checkpoint covers at least the events taken before it was asked
-		// for: resuming it never yields one of those again.
-		for _, s := range snaps[:10] {
-			var from BackfillCheckpoint
-			require.NoError(t, json.Unmarshal(s.cp, &from))
-			got := map[string]int{}
-			for _, id := range order[:s.taken] {
-				got[id]++
-			}
-			rest := map[string]int{}
-			require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll}, BackfillOptions{From: from}), rest))
-			for id, n := range rest {
-				got[id] += n
-			}
-			// Events taken after the snapshot and before the checkpoint
-			// was read may or may not be covered; none is lost, none of
-			// the earlier ones repeated.
-			for _, id := range order[:s.taken] {
-				assert.Equal(t, 1, got[id], "an event taken before the checkpoint was asked for came again")
-			}
-			for id := range want {
-				assert.Positive(t, got[id], "an event was lost")
-			}
+	}()
+	var order []string
+	for ev, err := range b.Events(t.Context()) {
+		require.NoError(t, err)
+		mu.Lock()
+		yielded++
+		order = append(order, ev.DocumentID)
+		mu.Unlock()
+	}
+	close(done)
+	<-stopped
+	require.Greater(t, len(snaps), 10)
+	// A checkpoint covers at least the events taken before it was asked
+	// for: resuming it never yields one of those again.
+	for _, s := range snaps[:10] {
+		var from BackfillCheckpoint
+		require.NoError(t, json.Unmarshal(s.cp, &from))
+		got := map[string]int{}
+		for _, id := range order[:s.taken] {
+			got[id]++
 		}
-	})
+		rest := map[string]int{}
+		require.NoError(t, drain(t.Context(), c.Backfill(sc.scope, &Query{Include: IncludeAll}, BackfillOptions{From: from}), rest))
+		for id, n := range rest {
+			got[id] += n
+		}
+		// Events taken after the snapshot and before the checkpoint
+		// was read may or may not be covered; none is lost, none of
+		// the earlier ones repeated.
+		for _, id := range order[:s.taken] {
+			assert.Equal(t, 1, got[id], "an event taken before the checkpoint was asked for came again")
+		}
+		for id := range want {
+			assert.Positive(t, got[id], "an event was lost")
+		}
+	}
 }
 
 // TestBackfillCheckpointJSON: a checkpoint round-trips through JSON; a
@@ -559,16 +707,16 @@ func TestBackfillCheckpointJSON(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0)...))
+		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0, handScopes()[0])...))
 		c := memClient(t, srv, nil)
 		q := &Query{Phrase: "action:repo", PerPage: 50}
-		b := c.Backfill(srv.Enterprise(), q, BackfillOptions{Since: t0, Until: t0.Add(9 * time.Second), Parallel: 3})
+		b := c.Backfill(Enterprise(srv.Enterprise()), q, BackfillOptions{Since: t0, Until: t0.Add(9 * time.Second), Parallel: 3})
 		start := b.Checkpoint()
 		assert.False(t, start.IsZero())
 		assert.False(t, start.Done())
 		raw, err := json.Marshal(start)
 		require.NoError(t, err)
-		assert.JSONEq(t, `{"since":"2024-03-04T12:00:00Z","until":"2024-03-04T12:00:09Z","query":"`+b.cp.query+`","slices":[
+		assert.JSONEq(t, `{"scope":"enterprises/avocado-corp","since":"2024-03-04T12:00:00Z","until":"2024-03-04T12:00:09Z","query":"`+b.cp.query+`","slices":[
 			{"from":"2024-03-04T12:00:00Z","to":"2024-03-04T12:00:03Z"},
 			{"from":"2024-03-04T12:00:03Z","to":"2024-03-04T12:00:06Z"},
 			{"from":"2024-03-04T12:00:06Z","to":"2024-03-04T12:00:09Z"}]}`, string(raw))
@@ -583,7 +731,7 @@ func TestBackfillCheckpointJSON(t *testing.T) {
 		require.NoError(t, json.Unmarshal(raw, &back))
 		assert.True(t, back.Done())
 		srv.ResetRequests()
-		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), q, BackfillOptions{From: back}), got))
+		require.NoError(t, drain(t.Context(), c.Backfill(Enterprise(srv.Enterprise()), q, BackfillOptions{From: back}), got))
 		assert.Empty(t, srv.Requests(), "a finished backfill sent requests")
 		for _, n := range got {
 			assert.Equal(t, 1, n)
@@ -596,14 +744,26 @@ func TestBackfillCheckpointJSON(t *testing.T) {
 		require.NoError(t, json.Unmarshal(raw, &back))
 		assert.True(t, back.IsZero())
 
-		// Another phrase: refused before anything is sent.
-		for _, err := range c.Backfill(srv.Enterprise(), &Query{Phrase: "action:team"}, BackfillOptions{From: end}).Events(t.Context()) {
-			var ie *InputError
-			require.ErrorAs(t, err, &ie)
-			assert.Equal(t, "BackfillOptions.From", ie.Field)
-			break
+		// Another phrase, or another scope: refused before anything is sent.
+		for _, other := range []*Backfill{
+			c.Backfill(Enterprise(srv.Enterprise()), &Query{Phrase: "action:team"}, BackfillOptions{From: end}),
+			c.Backfill(Organization("avocado-org"), q, BackfillOptions{From: end}),
+			c.Backfill(Enterprise("13827"), q, BackfillOptions{From: end}), // the same enterprise, named otherwise
+		} {
+			for _, err := range other.Events(t.Context()) {
+				var ie *InputError
+				require.ErrorAs(t, err, &ie)
+				assert.Equal(t, "BackfillOptions.From", ie.Field)
+				break
+			}
 		}
 		assert.Empty(t, srv.Requests())
+
+		// A checkpoint saved before checkpoints named their scope resumes
+		// on any scope.
+		var old BackfillCheckpoint
+		require.NoError(t, json.Unmarshal([]byte(`{"since":"2024-03-04T12:00:00Z","until":"2024-03-04T12:00:09Z","query":"`+b.cp.query+`","slices":[]}`), &old))
+		require.NoError(t, drain(t.Context(), c.Backfill(Organization("avocado-org"), q, BackfillOptions{From: old}), got))
 
 		const ok = `"since":"2024-03-04T12:00:00Z","until":"2024-03-04T12:00:09Z","query":"0123456789abcdef"`
 		for _, bad := range []string{
@@ -618,6 +778,9 @@ func TestBackfillCheckpointJSON(t *testing.T) {
 			`{` + ok + `,"slices":[{"from":"2024-03-04T12:00:03Z","to":"2024-03-04T12:00:06Z","at":"2024-03-04T12:00:06Z"}]}`,
 			`{` + ok + `,"slices":[{"from":"2024-03-04T12:00:03Z","to":"2024-03-04T12:00:06Z","seen":["x"]}]}`,
 			`{` + ok + `,"slices":[{"from":"2024-03-04T12:00:03Z","to":"2024-03-04T12:00:06Z","at":"2024-03-04T12:00:04Z","seen":["a\u0000b"]}]}`,
+			`{` + ok + `,"scope":"orgs/-x","slices":[]}`,
+			`{` + ok + `,"scope":"teams/x","slices":[]}`,
+			`{` + ok + `,"scope":"orgs/Octo-Org","slices":[]}`,
 		} {
 			var cp BackfillCheckpoint
 			err := json.Unmarshal([]byte(bad), &cp)
@@ -662,7 +825,7 @@ func TestBackfillInputErrors(t *testing.T) {
 			{"bad enterprise", "a/b", nil, ok, "enterprise"},
 		} {
 			var errs []error
-			for _, err := range c.Backfill(tc.ent, tc.q, tc.opts).Events(t.Context()) {
+			for _, err := range c.Backfill(Enterprise(tc.ent), tc.q, tc.opts).Events(t.Context()) {
 				errs = append(errs, err)
 			}
 			require.Len(t, errs, 1, tc.name)
@@ -672,7 +835,7 @@ func TestBackfillInputErrors(t *testing.T) {
 		}
 		var errs []error
 		//lint:ignore SA1012 a nil context is what is tested
-		for _, err := range c.Backfill("e", nil, ok).Events(nil) { //nolint:staticcheck
+		for _, err := range c.Backfill(Enterprise("e"), nil, ok).Events(nil) { //nolint:staticcheck
 			errs = append(errs, err)
 		}
 		require.Len(t, errs, 1)
@@ -686,45 +849,56 @@ func TestBackfillInputErrors(t *testing.T) {
 // ends yields the context's error and can be resumed.
 func TestBackfillRangesOnceAtATime(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(2000, 9),
-			auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
-		c := memClient(t, srv, nil)
-		until := time.Now()
-		since := until.Add(-30 * 24 * time.Hour)
-		want := rangeIDs(t, srv, since, until)
-		b := c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll}, BackfillOptions{Since: since, Until: until, Parallel: 4})
-		got := map[string]int{}
-		for ev, err := range b.Events(t.Context()) {
-			require.NoError(t, err)
-			got[ev.DocumentID]++
-			var inner []error
-			for _, err := range b.Events(t.Context()) {
-				inner = append(inner, err)
-			}
-			require.Len(t, inner, 1)
-			var ie *InputError
-			require.ErrorAs(t, inner[0], &ie)
-			assert.Equal(t, "Backfill.Events", ie.Field)
-			if len(got) == 500 {
-				break
-			}
+	for _, sc := range genScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testBackfillRangesOnceAtATime(t, sc) })
+		})
+	}
+}
+
+func testBackfillRangesOnceAtATime(t *testing.T, sc scopeCase) {
+	events := 2000
+	if sc.org != "" {
+		events = 8000 // a quarter of them are the organization's
+	}
+	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(events, 9),
+		auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
+	c := memClient(t, srv, nil)
+	until := time.Now()
+	since := until.Add(-30 * 24 * time.Hour)
+	want := rangeIDs(t, srv, sc, since, until)
+	b := c.Backfill(sc.scope, &Query{Include: IncludeAll}, BackfillOptions{Since: since, Until: until, Parallel: 4})
+	got := map[string]int{}
+	for ev, err := range b.Events(t.Context()) {
+		require.NoError(t, err)
+		got[ev.DocumentID]++
+		var inner []error
+		for _, err := range b.Events(t.Context()) {
+			inner = append(inner, err)
 		}
-		assert.Equal(t, int64(500), b.Progress().Events)
+		require.Len(t, inner, 1)
+		var ie *InputError
+		require.ErrorAs(t, inner[0], &ie)
+		assert.Equal(t, "Backfill.Events", ie.Field)
+		if len(got) == 500 {
+			break
+		}
+	}
+	assert.Equal(t, int64(500), b.Progress().Events)
 
-		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-		err := drain(ctx, b, got)
-		cancel()
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		p := b.Progress()
-		assert.Less(t, p.Done, 1.0)
-		assert.Zero(t, p.Walking, "no walker is left once the range has ended")
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	err := drain(ctx, b, got)
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	p := b.Progress()
+	assert.Less(t, p.Done, 1.0)
+	assert.Zero(t, p.Walking, "no walker is left once the range has ended")
 
-		require.NoError(t, drain(t.Context(), b, got))
-		exactlyOnce(t, want, got)
-		p = b.Progress()
-		assert.Equal(t, BackfillProgress{Done: 1, Events: int64(len(want)), Pages: p.Pages}, p)
-	})
+	require.NoError(t, drain(t.Context(), b, got))
+	exactlyOnce(t, want, got)
+	p = b.Progress()
+	assert.Equal(t, BackfillProgress{Done: 1, Events: int64(len(want)), Pages: p.Pages}, p)
 }
 
 // inFlight counts the requests a transport has in flight and the most it
@@ -754,37 +928,48 @@ func (f *inFlight) RoundTrip(r *http.Request) (*http.Response, error) {
 // REST).
 func TestBackfillStaysWithinSecondaryLimits(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(11000, 13),
-			auditlogtest.WithoutRateLimits(), auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
-		// A secondary limit in the middle holds every worker for 5 s; then
-		// the pages they held go at once.
-		require.NoError(t, srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog}, Nth: 400,
-			Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: 5 * time.Second}}))
-		counter := &inFlight{base: srv.Transport()}
-		c := memClient(t, srv, nil, WithHTTPClient(&http.Client{Transport: counter}), quiet)
-		until := time.Now()
-		since := until.Add(-30 * 24 * time.Hour)
-		b := c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll, PerPage: 10}, BackfillOptions{Since: since, Until: until, Parallel: MaxBackfillParallel})
-		got := map[string]int{}
-		require.NoError(t, drain(t.Context(), b, got))
-		exactlyOnce(t, rangeIDs(t, srv, since, until), got)
-		reqs := pageRequests(srv)
-		busiest := 0
-		for i, j := 0, 0; i < len(reqs); i++ {
-			for reqs[i].Time.Sub(reqs[j].Time) >= time.Minute {
-				j++
-			}
-			busiest = max(busiest, i-j+1)
+	for _, sc := range genScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testBackfillStaysWithinSecondaryLimits(t, sc) })
+		})
+	}
+}
+
+func testBackfillStaysWithinSecondaryLimits(t *testing.T, sc scopeCase) {
+	events := 11000
+	if sc.org != "" {
+		events = 44000 // a quarter of them are the organization's
+	}
+	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(events, 13),
+		auditlogtest.WithoutRateLimits(), auditlogtest.WithFaults(auditlogtest.Faults{Latency: time.Second}))
+	// A secondary limit in the middle holds every worker for 5 s; then
+	// the pages they held go at once.
+	require.NoError(t, srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: sc.path()}, Nth: 400,
+		Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: 5 * time.Second}}))
+	counter := &inFlight{base: srv.Transport()}
+	c := memClient(t, srv, nil, WithHTTPClient(&http.Client{Transport: counter}), quiet)
+	until := time.Now()
+	since := until.Add(-30 * 24 * time.Hour)
+	b := c.Backfill(sc.scope, &Query{Include: IncludeAll, PerPage: 10}, BackfillOptions{Since: since, Until: until, Parallel: MaxBackfillParallel})
+	got := map[string]int{}
+	require.NoError(t, drain(t.Context(), b, got))
+	exactlyOnce(t, rangeIDs(t, srv, sc, since, until), got)
+	reqs := pageRequests(srv)
+	busiest := 0
+	for i, j := 0, 0; i < len(reqs); i++ {
+		for reqs[i].Time.Sub(reqs[j].Time) >= time.Minute {
+			j++
 		}
-		t.Logf("%d requests, at most %d in flight, at most %d in a minute", len(reqs), counter.peak.Load(), busiest)
-		assert.LessOrEqual(t, counter.peak.Load(), int64(MaxBackfillParallel))
-		// The bound the pace promises (pages held by a hold go at once, and
-		// as many again from the pace's bucket) and what GitHub allows.
-		assert.LessOrEqual(t, 60*BackfillRequestsPerSecond+2*MaxBackfillParallel, 900)
-		assert.LessOrEqual(t, busiest, 60*BackfillRequestsPerSecond+2*MaxBackfillParallel)
-		assert.Greater(t, busiest, 750, "the pace is near GitHub's limit, not far below it")
-	})
+		busiest = max(busiest, i-j+1)
+	}
+	t.Logf("%d requests, at most %d in flight, at most %d in a minute", len(reqs), counter.peak.Load(), busiest)
+	assert.LessOrEqual(t, counter.peak.Load(), int64(MaxBackfillParallel))
+	// The bound the pace promises (pages held by a hold go at once, and
+	// as many again from the pace's bucket) and what GitHub allows.
+	assert.LessOrEqual(t, 60*BackfillRequestsPerSecond+2*MaxBackfillParallel, 900)
+	assert.LessOrEqual(t, busiest, 60*BackfillRequestsPerSecond+2*MaxBackfillParallel)
+	assert.Greater(t, busiest, 750, "the pace is near GitHub's limit, not far below it")
 }
 
 // TestBackfillIgnoresWhatASliceDoesNotOwn: a server that ignores the
@@ -793,23 +978,30 @@ func TestBackfillStaysWithinSecondaryLimits(t *testing.T) {
 // that owns it.
 func TestBackfillIgnoresWhatASliceDoesNotOwn(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0)...))
-		base := srv.Transport()
-		dropPhrase := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			r = r.Clone(r.Context())
-			q := r.URL.Query()
-			q.Del("phrase")
-			r.URL.RawQuery = q.Encode()
-			return base.RoundTrip(r)
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testBackfillIgnoresWhatASliceDoesNotOwn(t, sc) })
 		})
-		c := memClient(t, srv, nil, WithHTTPClient(&http.Client{Transport: dropPhrase}))
-		since, until := t0.Add(2*time.Second), t0.Add(7*time.Second)
-		got := map[string]int{}
-		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), &Query{PerPage: 40}, BackfillOptions{Since: since, Until: until, Parallel: 5}), got))
-		exactlyOnce(t, rangeIDs(t, srv, since, until), got)
+	}
+}
+
+func testBackfillIgnoresWhatASliceDoesNotOwn(t *testing.T, sc scopeCase) {
+	t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
+	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0, sc)...))
+	base := srv.Transport()
+	dropPhrase := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		q := r.URL.Query()
+		q.Del("phrase")
+		r.URL.RawQuery = q.Encode()
+		return base.RoundTrip(r)
 	})
+	c := memClient(t, srv, nil, WithHTTPClient(&http.Client{Transport: dropPhrase}))
+	since, until := t0.Add(2*time.Second), t0.Add(7*time.Second)
+	got := map[string]int{}
+	require.NoError(t, drain(t.Context(), c.Backfill(sc.scope, &Query{PerPage: 40}, BackfillOptions{Since: since, Until: until, Parallel: 5}), got))
+	exactlyOnce(t, rangeIDs(t, srv, sc, since, until), got)
 }
 
 // TestBackfillWarnsWhenOrderIsBroken: a slice's position assumes oldest
@@ -817,76 +1009,97 @@ func TestBackfillIgnoresWhatASliceDoesNotOwn(t *testing.T) {
 // is logged as such.
 func TestBackfillWarnsWhenOrderIsBroken(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0)...))
-		base := srv.Transport()
-		reverse := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			resp, err := base.RoundTrip(r)
-			if err != nil || resp.StatusCode != http.StatusOK || !strings.HasSuffix(r.URL.Path, "/audit-log") {
-				return resp, err
-			}
-			var evs []json.RawMessage
-			require.NoError(t, json.NewDecoder(resp.Body).Decode(&evs))
-			slices.Reverse(evs)
-			body, err := json.Marshal(evs)
-			require.NoError(t, err)
-			resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-			resp.Header.Del("Content-Length")
-			return resp, nil
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testBackfillWarnsWhenOrderIsBroken(t, sc) })
 		})
-		logs := newCapture()
-		c := memClient(t, srv, logs, WithHTTPClient(&http.Client{Transport: reverse}))
-		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), &Query{PerPage: 40}, BackfillOptions{Since: t0, Until: t0.Add(9 * time.Second), Parallel: 3}), map[string]int{}))
-		assert.Contains(t, logs.text(), "out of @timestamp order")
+	}
+}
+
+func testBackfillWarnsWhenOrderIsBroken(t *testing.T, sc scopeCase) {
+	t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
+	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0, sc)...))
+	base := srv.Transport()
+	reverse := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(r)
+		if err != nil || resp.StatusCode != http.StatusOK || !strings.HasSuffix(r.URL.Path, "/audit-log") {
+			return resp, err
+		}
+		var evs []json.RawMessage
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&evs))
+		slices.Reverse(evs)
+		body, err := json.Marshal(evs)
+		require.NoError(t, err)
+		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		resp.Header.Del("Content-Length")
+		return resp, nil
 	})
+	logs := newCapture()
+	c := memClient(t, srv, logs, WithHTTPClient(&http.Client{Transport: reverse}))
+	require.NoError(t, drain(t.Context(), c.Backfill(sc.scope, &Query{PerPage: 40}, BackfillOptions{Since: t0, Until: t0.Add(9 * time.Second), Parallel: 3}), map[string]int{}))
+	assert.Contains(t, logs.text(), "out of @timestamp order")
 }
 
 // TestBackfillIntersectsTheCallersRange: a created: range in the caller's
 // phrase narrows every slice; slices outside it send nothing.
 func TestBackfillIntersectsTheCallersRange(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0)...))
-		c := memClient(t, srv, nil)
-		q := &Query{Phrase: "action:repo created:2024-03-04T12:00:03Z..2024-03-04T12:00:04Z"}
-		got := map[string]int{}
-		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), q, BackfillOptions{Since: t0, Until: t0.Add(9 * time.Second), Parallel: 9}), got))
-		// The caller's range includes its end instant (12:00:04.000).
-		want := rangeIDs(t, srv, t0.Add(3*time.Second), t0.Add(4*time.Second+time.Millisecond))
-		exactlyOnce(t, want, got)
-		phrases := map[string]bool{}
-		for _, r := range pageRequests(srv) {
-			phrases[r.Query().Get("phrase")] = true
-		}
-		assert.Equal(t, map[string]bool{
-			"action:repo created:2024-03-04T12:00:03Z..2024-03-04T12:00:04Z": true,
-			"action:repo created:2024-03-04T12:00:04Z..2024-03-04T12:00:04Z": true,
-		}, phrases, "the slices of seconds 3 and 4, narrowed to the caller's range; the others hold none of it and send nothing")
-	})
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testBackfillIntersectsTheCallersRange(t, sc) })
+		})
+	}
+}
+
+func testBackfillIntersectsTheCallersRange(t *testing.T, sc scopeCase) {
+	t0 := time.Date(2024, 3, 4, 12, 0, 0, 0, time.UTC)
+	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(boundaryEvents(t0, sc)...))
+	c := memClient(t, srv, nil)
+	q := &Query{Phrase: "action:repo created:2024-03-04T12:00:03Z..2024-03-04T12:00:04Z"}
+	got := map[string]int{}
+	require.NoError(t, drain(t.Context(), c.Backfill(sc.scope, q, BackfillOptions{Since: t0, Until: t0.Add(9 * time.Second), Parallel: 9}), got))
+	// The caller's range includes its end instant (12:00:04.000).
+	want := rangeIDs(t, srv, sc, t0.Add(3*time.Second), t0.Add(4*time.Second+time.Millisecond))
+	exactlyOnce(t, want, got)
+	phrases := map[string]bool{}
+	for _, r := range pageRequests(srv) {
+		phrases[r.Query().Get("phrase")] = true
+	}
+	assert.Equal(t, map[string]bool{
+		"action:repo created:2024-03-04T12:00:03Z..2024-03-04T12:00:04Z": true,
+		"action:repo created:2024-03-04T12:00:04Z..2024-03-04T12:00:04Z": true,
+	}, phrases, "the slices of seconds 3 and 4, narrowed to the caller's range; the others hold none of it and send nothing")
 }
 
 // TestBackfillOnEnterpriseServer: GitHub Enterprise Server pages by number;
 // each slice follows page numbers, and every event comes once.
 func TestBackfillOnEnterpriseServer(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1500, 4))
-		c := memClient(t, srv, nil)
-		until := time.Now()
-		since := until.Add(-30 * 24 * time.Hour)
-		got := map[string]int{}
-		require.NoError(t, drain(t.Context(), c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll, PerPage: 40}, BackfillOptions{Since: since, Until: until, Parallel: 4}), got))
-		exactlyOnce(t, rangeIDs(t, srv, since, until), got)
-		pages := 0
-		for _, r := range pageRequests(srv) {
-			if r.Query().Get("page") != "" {
-				pages++
-			}
+	for _, sc := range genScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testBackfillOnEnterpriseServer(t, sc) })
+		})
+	}
+}
+
+func testBackfillOnEnterpriseServer(t *testing.T, sc scopeCase) {
+	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1500, 4))
+	c := memClient(t, srv, nil)
+	until := time.Now()
+	since := until.Add(-30 * 24 * time.Hour)
+	got := map[string]int{}
+	require.NoError(t, drain(t.Context(), c.Backfill(sc.scope, &Query{Include: IncludeAll, PerPage: 40}, BackfillOptions{Since: since, Until: until, Parallel: 4}), got))
+	exactlyOnce(t, rangeIDs(t, srv, sc, since, until), got)
+	pages := 0
+	for _, r := range pageRequests(srv) {
+		if r.Query().Get("page") != "" {
+			pages++
 		}
-		assert.Positive(t, pages, "the walk followed page numbers")
-	})
+	}
+	assert.Positive(t, pages, "the walk followed page numbers")
 }
 
 // TestBackfillHandsOverToFollow: the recipe of Client.Backfill's
@@ -896,59 +1109,67 @@ func TestBackfillOnEnterpriseServer(t *testing.T) {
 // of events. Every event, backfilled or tailed, comes once.
 func TestBackfillHandsOverToFollow(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		const lookBack = time.Minute
-		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(1500, 8),
-			auditlogtest.WithFaults(auditlogtest.Faults{Latency: 500 * time.Millisecond}))
-		c := memClient(t, srv, nil)
-		start := time.Now()
-		// Arrivals: one event every 2 s from 5 minutes before the start to
-		// 5 minutes after it, each visible at its time or, one in three,
-		// 20 s later.
-		var arrivals []string
-		for i := range 300 {
-			at := start.Add(-5*time.Minute + time.Duration(i)*2*time.Second)
-			visible := at
-			if i%3 == 0 {
-				visible = at.Add(lookBack / 3)
-			}
-			id := fmt.Sprintf("live-%03d", i)
-			arrivals = append(arrivals, id)
-			ev := auditlogtest.Event{ID: id, Time: at, Action: "repo.access"}.JSON()
-			if visible.After(start) {
-				require.NoError(t, srv.AddEventsAt(visible, ev))
-			} else {
-				require.NoError(t, srv.AddEvents(ev))
-			}
+	for _, sc := range genScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testBackfillHandsOverToFollow(t, sc) })
+		})
+	}
+}
+
+func testBackfillHandsOverToFollow(t *testing.T, sc scopeCase) {
+	const lookBack = time.Minute
+	srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(1500, 8),
+		auditlogtest.WithFaults(auditlogtest.Faults{Latency: 500 * time.Millisecond}))
+	c := memClient(t, srv, nil)
+	start := time.Now()
+	before := len(sc.on(srv).events(IncludeAll, OrderAsc))
+	// Arrivals: one event every 2 s from 5 minutes before the start to
+	// 5 minutes after it, each visible at its time or, one in three,
+	// 20 s later.
+	var arrivals []string
+	for i := range 300 {
+		at := start.Add(-5*time.Minute + time.Duration(i)*2*time.Second)
+		visible := at
+		if i%3 == 0 {
+			visible = at.Add(lookBack / 3)
 		}
-		got := map[string]int{}
-		b := c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll}, BackfillOptions{Since: start.Add(-31 * 24 * time.Hour), Until: start, Parallel: 4})
-		tail := Checkpoint{Swept: start.Add(-lookBack)}
-		for ev, err := range b.Events(t.Context()) {
-			require.NoError(t, err)
-			got[ev.DocumentID]++
-			if !ev.Timestamp.Before(tail.Swept) {
-				tail.Add(ev)
-			}
+		id := fmt.Sprintf("live-%03d", i)
+		arrivals = append(arrivals, id)
+		ev := sc.inOrg(auditlogtest.Event{ID: id, Time: at, Action: "repo.access"}.JSON())
+		if visible.After(start) {
+			require.NoError(t, srv.AddEventsAt(visible, ev))
+		} else {
+			require.NoError(t, srv.AddEvents(ev))
 		}
-		ctx, cancel := context.WithDeadline(t.Context(), start.Add(8*time.Minute))
-		defer cancel()
-		f := c.Follow(srv.Enterprise(), &Query{Include: IncludeAll}, FollowOptions{Every: 5 * time.Second, LookBack: lookBack, From: tail})
-		for ev, err := range f.Events(ctx) {
-			if err != nil {
-				require.ErrorIs(t, err, context.DeadlineExceeded)
-				continue
-			}
-			got[ev.DocumentID]++
+	}
+	got := map[string]int{}
+	b := c.Backfill(sc.scope, &Query{Include: IncludeAll}, BackfillOptions{Since: start.Add(-31 * 24 * time.Hour), Until: start, Parallel: 4})
+	tail := Checkpoint{Swept: start.Add(-lookBack)}
+	for ev, err := range b.Events(t.Context()) {
+		require.NoError(t, err)
+		got[ev.DocumentID]++
+		if !ev.Timestamp.Before(tail.Swept) {
+			tail.Add(ev)
 		}
-		for _, id := range arrivals {
-			assert.Equal(t, 1, got[id], id)
+	}
+	ctx, cancel := context.WithDeadline(t.Context(), start.Add(8*time.Minute))
+	defer cancel()
+	f := c.Follow(sc.scope, &Query{Include: IncludeAll}, FollowOptions{Every: 5 * time.Second, LookBack: lookBack, From: tail})
+	for ev, err := range f.Events(ctx) {
+		if err != nil {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			continue
 		}
-		for id, n := range got {
-			assert.Equal(t, 1, n, id)
-		}
-		assert.Len(t, got, 1500+len(arrivals))
-	})
+		got[ev.DocumentID]++
+	}
+	for _, id := range arrivals {
+		assert.Equal(t, 1, got[id], id)
+	}
+	for id, n := range got {
+		assert.Equal(t, 1, n, id)
+	}
+	assert.Len(t, got, before+len(arrivals))
 }
 
 func TestPlanAndSplitPoints(t *testing.T) {
@@ -1093,12 +1314,12 @@ func BenchmarkBackfill(b *testing.B) {
 						q := &Query{Include: IncludeAll, PerPage: perPage}
 						delivered = 0
 						if parallel == 0 {
-							for _, err := range c.Events(t.Context(), srv.Enterprise(), q) {
+							for _, err := range c.Events(t.Context(), Enterprise(srv.Enterprise()), q) {
 								require.NoError(t, err)
 								delivered++
 							}
 						} else {
-							bf := c.Backfill(srv.Enterprise(), q, BackfillOptions{Since: until.Add(-31 * 24 * time.Hour), Until: until, Parallel: parallel})
+							bf := c.Backfill(Enterprise(srv.Enterprise()), q, BackfillOptions{Since: until.Add(-31 * 24 * time.Hour), Until: until, Parallel: parallel})
 							for _, err := range bf.Events(t.Context()) {
 								require.NoError(t, err)
 								delivered++
@@ -1125,7 +1346,7 @@ func BenchmarkBackfill(b *testing.B) {
 // row, with no page between them, end the iteration.
 func TestBackfillWalksASliceAgainAfterTransientFailures(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name    string
 		failing int // consecutive audit-log requests that fail
 		wantErr bool
@@ -1133,21 +1354,25 @@ func TestBackfillWalksASliceAgainAfterTransientFailures(t *testing.T) {
 		{"one call's attempts", 5, false},
 		{"two calls' attempts", 10, false},
 		{"three calls' attempts", 15, true},
+		{"one call's attempts", 5, false},
+		{"two calls' attempts", 10, false},
+		{"three calls' attempts", 15, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		sc := handScopes()[i/3]
+		t.Run(sc.name+"/"+tc.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				day := time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
-				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(skewedEvents(day, 600, 5)...))
+				srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(skewedEvents(day, 600, 5, sc)...))
 				for i := range tc.failing {
 					fault := auditlogtest.Fault{Kind: auditlogtest.FaultTruncate}
 					if i%2 == 1 {
 						fault = auditlogtest.Fault{Kind: auditlogtest.FaultReset}
 					}
-					require.NoError(t, srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog}, Nth: 3 + i, Fault: fault}))
+					require.NoError(t, srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: sc.path()}, Nth: 3 + i, Fault: fault}))
 				}
-				want := rangeIDs(t, srv, day, day.Add(24*time.Hour))
-				b := memClient(t, srv, nil).Backfill(srv.Enterprise(), &Query{PerPage: 50}, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: 1})
+				want := rangeIDs(t, srv, sc, day, day.Add(24*time.Hour))
+				b := memClient(t, srv, nil).Backfill(sc.scope, &Query{PerPage: 50}, BackfillOptions{Since: day, Until: day.Add(24 * time.Hour), Parallel: 1})
 				got := map[string]int{}
 				err := drain(t.Context(), b, got)
 				if tc.wantErr {

@@ -36,11 +36,11 @@ func TestBadInputTable(t *testing.T) {
 	build := func(p PhraseBuilder) error { _, err := p.Build(); return err }
 	cursor := func(text string) error { var c Cursor; return c.UnmarshalText([]byte(text)) }
 	page := func(q *Query) func(c *Client, ent string) error {
-		return func(c *Client, ent string) error { _, err := c.AuditLog(bg, ent, q); return err }
+		return func(c *Client, ent string) error { _, err := c.AuditLog(bg, Enterprise(ent), q); return err }
 	}
 	create := func(v Vendor) func(c *Client, ent string) error {
 		return func(c *Client, ent string) error {
-			_, err := c.CreateStream(bg, ent, StreamConfig{Enabled: true, Vendor: v})
+			_, err := c.CreateStream(bg, Enterprise(ent), StreamConfig{Enabled: true, Vendor: v})
 			return err
 		}
 	}
@@ -48,10 +48,13 @@ func TestBadInputTable(t *testing.T) {
 		return func(c *Client, ent string) error {
 			ctx, cancel := context.WithTimeout(bg, 5*time.Second)
 			defer cancel()
-			return firstErr(c.Follow(ent, q, o).Events(ctx))
+			return firstErr(c.Follow(Enterprise(ent), q, o).Events(ctx))
 		}
 	}
 	since := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	onScope := func(s Scope) func(c *Client, _ string) error {
+		return func(c *Client, _ string) error { _, err := c.AuditLog(bg, s, nil); return err }
+	}
 
 	tests := []struct {
 		name  string
@@ -109,10 +112,10 @@ func TestBadInputTable(t *testing.T) {
 		{"phrase invalid UTF-8", page(&Query{Phrase: "actor:\xff"}), "Query.Phrase"},
 		{"phrase too long", page(&Query{Phrase: strings.Repeat("a", 5000)}), "Query.Phrase"},
 		{"bad query through Events", func(c *Client, ent string) error {
-			return firstErr(c.Events(bg, ent, &Query{PerPage: 1000}))
+			return firstErr(c.Events(bg, Enterprise(ent), &Query{PerPage: 1000}))
 		}, "Query.PerPage"},
 		{"bad query through Pages", func(c *Client, ent string) error {
-			return firstErr(c.Pages(bg, ent, &Query{Order: "DESC"}))
+			return firstErr(c.Pages(bg, Enterprise(ent), &Query{Order: "DESC"}))
 		}, "Query.Order"},
 
 		// Phrases.
@@ -147,32 +150,77 @@ func TestBadInputTable(t *testing.T) {
 		{"gcs credentials not JSON", create(GoogleCloudStorage{Bucket: "b", JSONCredentials: sec}), "GoogleCloudStorage.JSONCredentials"},
 		{"sealed without key id", create(Sealed{Vendor: Datadog{Site: DatadogUS, Token: NewSecret(strings.Repeat("A", 64))}}), "Sealed.KeyID"},
 		{"update nil vendor", func(c *Client, ent string) error {
-			_, err := c.UpdateStream(bg, ent, 1, StreamConfig{})
+			_, err := c.UpdateStream(bg, Enterprise(ent), 1, StreamConfig{})
 			return err
 		}, "StreamConfig.Vendor"},
 
 		// Stream IDs.
-		{"get stream 0", func(c *Client, ent string) error { _, err := c.GetStream(bg, ent, 0); return err }, "id"},
+		{"get stream 0", func(c *Client, ent string) error { _, err := c.GetStream(bg, Enterprise(ent), 0); return err }, "id"},
 		{"update stream -1", func(c *Client, ent string) error {
-			_, err := c.UpdateStream(bg, ent, -1, StreamConfig{Vendor: splunk})
+			_, err := c.UpdateStream(bg, Enterprise(ent), -1, StreamConfig{Vendor: splunk})
 			return err
 		}, "id"},
-		{"delete stream 0", func(c *Client, ent string) error { return c.DeleteStream(bg, ent, 0) }, "id"},
-		{"pause stream -7", func(c *Client, ent string) error { _, err := c.PauseStream(bg, ent, -7, splunk); return err }, "id"},
-		{"resume stream 0", func(c *Client, ent string) error { _, err := c.ResumeStream(bg, ent, 0, splunk); return err }, "id"},
+		{"delete stream 0", func(c *Client, ent string) error { return c.DeleteStream(bg, Enterprise(ent), 0) }, "id"},
+		{"pause stream -7", func(c *Client, ent string) error {
+			_, err := c.PauseStream(bg, Enterprise(ent), -7, splunk)
+			return err
+		}, "id"},
+		{"resume stream 0", func(c *Client, ent string) error {
+			_, err := c.ResumeStream(bg, Enterprise(ent), 0, splunk)
+			return err
+		}, "id"},
 
 		// Enterprise names.
-		{"enterprise empty", func(c *Client, _ string) error { _, err := c.AuditLog(bg, "", nil); return err }, "enterprise"},
+		{"enterprise empty", func(c *Client, _ string) error { _, err := c.AuditLog(bg, Enterprise(""), nil); return err }, "enterprise"},
 		{"enterprise traversal", func(c *Client, _ string) error { _, err := c.ListStreams(bg, ".."); return err }, "enterprise"},
 		{"enterprise slash", func(c *Client, _ string) error { _, err := c.StreamKey(bg, "acme/streams"); return err }, "enterprise"},
-		{"enterprise query", func(c *Client, _ string) error { return firstErr(c.Pages(bg, "acme?x=1", nil)) }, "enterprise"},
+		{"enterprise query", func(c *Client, _ string) error { return firstErr(c.Pages(bg, Enterprise("acme?x=1"), nil)) }, "enterprise"},
 		{"enterprise non-ASCII", func(c *Client, _ string) error { _, err := c.GetStream(bg, "acmé", 1); return err }, "enterprise"},
-		{"enterprise too long", func(c *Client, _ string) error { return c.DeleteStream(bg, strings.Repeat("a", 101), 1) }, "enterprise"},
+		{"enterprise too long", func(c *Client, _ string) error { return c.DeleteStream(bg, Enterprise(strings.Repeat("a", 101)), 1) }, "enterprise"},
 		{"enterprise on create", func(c *Client, _ string) error {
 			_, err := c.CreateStream(bg, "a b", StreamConfig{Vendor: splunk})
 			return err
 		}, "enterprise"},
 		{"enterprise on follow", func(c *Client, _ string) error { return follow(nil, FollowOptions{})(c, "-/-") }, "enterprise"},
+
+		// Scopes: organization logins and IDs, and no scope at all.
+		{"organization empty", onScope(Organization("")), "organization"},
+		{"organization leading hyphen", onScope(Organization("-octo")), "organization"},
+		{"organization trailing hyphen", onScope(Organization("octo-")), "organization"},
+		{"organization double hyphen", onScope(Organization("octo--org")), "organization"},
+		{"organization underscore", onScope(Organization("octo_org")), "organization"},
+		{"organization dot", onScope(Organization("octo.org")), "organization"},
+		{"organization slash", onScope(Organization("octo/streams")), "organization"},
+		{"organization traversal", onScope(Organization("..")), "organization"},
+		{"organization query", onScope(Organization("octo?x=1")), "organization"},
+		{"organization space", onScope(Organization("octo org")), "organization"},
+		{"organization non-ASCII", onScope(Organization("octö")), "organization"},
+		{"organization too long", onScope(Organization(strings.Repeat("a", 40))), "organization"},
+		{"organization ID zero", onScope(OrganizationID(0)), "organization"},
+		{"organization ID negative", onScope(OrganizationID(-62012)), "organization"},
+		{"nil scope", onScope(nil), "scope"},
+		{"organization through Events", func(c *Client, _ string) error {
+			return firstErr(c.Events(bg, Organization("a_b"), nil))
+		}, "organization"},
+		{"organization through Pages", func(c *Client, _ string) error {
+			return firstErr(c.Pages(bg, Organization("a b"), nil))
+		}, "organization"},
+		{"organization on follow", func(c *Client, _ string) error {
+			return firstErr(c.Follow(Organization("-"), nil, FollowOptions{}).Events(bg))
+		}, "organization"},
+		{"organization on backfill", func(c *Client, _ string) error {
+			return firstErr(c.Backfill(Organization("x--y"), nil, BackfillOptions{Since: since, Until: since.Add(time.Hour)}).Events(bg))
+		}, "organization"},
+		{"nil scope on backfill", func(c *Client, _ string) error {
+			return firstErr(c.Backfill(nil, nil, BackfillOptions{Since: since, Until: since.Add(time.Hour)}).Events(bg))
+		}, "scope"},
+		{"cursor of another scope", func(c *Client, ent string) error {
+			var cur Cursor
+			require.NoError(t, cur.UnmarshalText([]byte("after=abc&scope=orgs%2Focto-org")))
+			_, err := c.AuditLog(bg, Enterprise(ent), (&Query{}).At(cur))
+			return err
+		}, "Cursor"},
+		{"cursor bad scope", func(*Client, string) error { return cursor("after=abc&scope=orgs%2Focto_org") }, "Cursor"},
 
 		// Follow options.
 		{"follow negative every", func(c *Client, ent string) error { return follow(nil, FollowOptions{Every: -time.Second})(c, ent) }, "FollowOptions.Every"},
@@ -182,18 +230,18 @@ func TestBadInputTable(t *testing.T) {
 		{"follow bad include", func(c *Client, ent string) error { return follow(&Query{Include: "nope"}, FollowOptions{})(c, ent) }, "Query.Include"},
 
 		// Nil contexts.
-		{"nil ctx AuditLog", func(c *Client, ent string) error { _, err := c.AuditLog(nilCtx, ent, nil); return err }, "ctx"},
-		{"nil ctx Events", func(c *Client, ent string) error { return firstErr(c.Events(nilCtx, ent, nil)) }, "ctx"},
+		{"nil ctx AuditLog", func(c *Client, ent string) error { _, err := c.AuditLog(nilCtx, Enterprise(ent), nil); return err }, "ctx"},
+		{"nil ctx Events", func(c *Client, ent string) error { return firstErr(c.Events(nilCtx, Enterprise(ent), nil)) }, "ctx"},
 		{"nil ctx Follow", func(c *Client, ent string) error {
-			return firstErr(c.Follow(ent, nil, FollowOptions{}).Events(nilCtx))
+			return firstErr(c.Follow(Enterprise(ent), nil, FollowOptions{}).Events(nilCtx))
 		}, "ctx"},
-		{"nil ctx StreamKey", func(c *Client, ent string) error { _, err := c.StreamKey(nilCtx, ent); return err }, "ctx"},
-		{"nil ctx ListStreams", func(c *Client, ent string) error { _, err := c.ListStreams(nilCtx, ent); return err }, "ctx"},
+		{"nil ctx StreamKey", func(c *Client, ent string) error { _, err := c.StreamKey(nilCtx, Enterprise(ent)); return err }, "ctx"},
+		{"nil ctx ListStreams", func(c *Client, ent string) error { _, err := c.ListStreams(nilCtx, Enterprise(ent)); return err }, "ctx"},
 		{"nil ctx CreateStream", func(c *Client, ent string) error {
-			_, err := c.CreateStream(nilCtx, ent, StreamConfig{Vendor: splunk})
+			_, err := c.CreateStream(nilCtx, Enterprise(ent), StreamConfig{Vendor: splunk})
 			return err
 		}, "ctx"},
-		{"nil ctx DeleteStream", func(c *Client, ent string) error { return c.DeleteStream(nilCtx, ent, 1) }, "ctx"},
+		{"nil ctx DeleteStream", func(c *Client, ent string) error { return c.DeleteStream(nilCtx, Enterprise(ent), 1) }, "ctx"},
 	}
 	require.GreaterOrEqual(t, len(tests), 60)
 

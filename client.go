@@ -43,7 +43,8 @@ const (
 var supportedAPIVersions = []string{"2022-11-28", "2026-03-10"}
 
 // Resource names GitHub uses in x-ratelimit-resource for the endpoints this
-// SDK calls. Each resource has its own budget.
+// SDK calls. GitHub counts audit_log per entity path as well: each [Scope]'s
+// budget is kept under its own key ([BudgetKey]).
 const (
 	ResourceAuditLog          = "audit_log"
 	ResourceAuditLogStreaming = "audit_log_streaming"
@@ -240,7 +241,8 @@ func WithLimiter(l Limiter) Option {
 }
 
 // WithRateLimits sets the budgets of the client's own [Budget], resource by
-// resource, over [DefaultRateLimits]; for example, a GitHub Enterprise
+// resource, over [DefaultRateLimits] (audit_log's limit holds for the budget
+// of each [Scope]); for example, a GitHub Enterprise
 // Server whose administrator set other limits. The map is copied. To share
 // a budget between Clients use [NewBudget] and [WithLimiter] instead; the
 // two options cannot be combined.
@@ -253,7 +255,7 @@ func WithRateLimits(limits map[string]RateLimit) Option {
 			if res == "" {
 				return optionError("WithRateLimits", "resource name is empty")
 			}
-			if err := l.validate(); err != nil {
+			if err := validateLimit(res, l); err != nil {
 				return optionError("WithRateLimits", quoteValue(res)+": "+err.Error())
 			}
 		}
@@ -429,15 +431,17 @@ func NewClient(opts ...Option) (*Client, error) {
 // BaseURL returns the API root the client sends requests to.
 func (c *Client) BaseURL() string { return strings.TrimSuffix(c.base.String(), "/") }
 
-// Rate returns the budget of resource (e.g. [ResourceAuditLog],
-// [ResourceAuditLogStreaming]) as the client's [Limiter] knows it now: the
-// limit, an estimate of what remains (GitHub's last count, less the requests
-// sent since) and when the window resets, on the local clock. ok is false
-// while nothing is known of it (no response for that resource yet). ok with
+// Rate returns the budget kept under key as the client's [Limiter] knows it
+// now: [BudgetKey] of a [Scope] for its audit log (each scope has its own
+// budget, as GitHub counts them), [ResourceAuditLogStreaming] for the stream
+// endpoints. It reports the limit, an estimate of what remains (GitHub's
+// last count, less the requests sent since) and when the window resets, on
+// the local clock. ok is false while nothing is known of it (no response on
+// that budget yet). ok with
 // r.Known() false means the server reported no limit (GitHub Enterprise
 // Server with rate limiting off). It sends no request.
-func (c *Client) Rate(resource string) (r Rate, ok bool) {
-	return c.limiter.State(resource, time.Now())
+func (c *Client) Rate(key string) (r Rate, ok bool) {
+	return c.limiter.State(key, time.Now())
 }
 
 // authTransport adds the Authorization header to requests for the base URL's
@@ -618,7 +622,7 @@ type call struct {
 	path     string     // relative to the base URL, segments already escaped
 	query    url.Values // nil for none
 	body     any        // marshalled to JSON once; nil for none
-	resource string     // rate-limit resource the call is charged to
+	resource string     // budget key the call is charged to (see Limiter)
 	// free: charged to no budget (GET /rate_limit), so neither paced nor
 	// settled with the limiter, and sent once; a refusal still holds
 	// resource.
@@ -666,7 +670,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 	switch {
 	case cl.free:
 		st.maxAttempts = 1
-	case cl.resource == ResourceAuditLogStreaming:
+	case KeyResource(cl.resource) == ResourceAuditLogStreaming:
 		st.maxAttempts = c.streamMaxAttempts
 	}
 	if !cl.free {

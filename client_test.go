@@ -59,7 +59,7 @@ func TestHeadersSent(t *testing.T) {
 				got = r.Header.Clone()
 				fmt.Fprint(w, `[]`)
 			})
-			_, err := c.AuditLog(context.Background(), "avocado-corp", nil)
+			_, err := c.AuditLog(context.Background(), Enterprise("avocado-corp"), nil)
 			require.NoError(t, err)
 			assert.Equal(t, "application/vnd.github+json", got.Get("Accept"))
 			assert.Equal(t, "Bearer "+testToken, got.Get("Authorization"))
@@ -109,7 +109,7 @@ func TestBaseURLs(t *testing.T) {
 			opts := append([]Option{WithToken(testToken), WithHTTPClient(&http.Client{Transport: mt})}, tc.opts...)
 			c, err := NewClient(opts...)
 			require.NoError(t, err)
-			_, err = c.AuditLog(context.Background(), "avocado-corp", nil)
+			_, err = c.AuditLog(context.Background(), Enterprise("avocado-corp"), nil)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, gotURL)
 			assert.Equal(t, "Bearer "+testToken, gotAuth)
@@ -178,7 +178,7 @@ func TestTokenOnlyToBaseHost(t *testing.T) {
 	mux.HandleFunc("GET /enterprises/avocado-corp/audit-log", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, other.URL+"/elsewhere", http.StatusFound)
 	})
-	_, err := c.AuditLog(context.Background(), "avocado-corp", nil)
+	_, err := c.AuditLog(context.Background(), Enterprise("avocado-corp"), nil)
 	recordErr(err)
 	require.ErrorContains(t, err, "refused")
 	assert.Nil(t, leaked.Load(), "the redirect to another host was followed")
@@ -191,7 +191,7 @@ func TestLinkToAnotherHostGivesOnlyItsCursor(t *testing.T) {
 		w.Header().Set("Link", `<https://evil.example.com/enterprises/13827/audit-log?after=abc&before=>; rel="next"`)
 		fmt.Fprint(w, `[]`)
 	})
-	page, err := c.AuditLog(context.Background(), "avocado-corp", nil)
+	page, err := c.AuditLog(context.Background(), Enterprise("avocado-corp"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "abc", (&Query{}).At(page.Next).After)
 	assert.NotContains(t, page.Next.String(), "evil.example.com")
@@ -214,17 +214,17 @@ func TestTokenSource(t *testing.T) {
 		http.NotFound(w, r)
 	})
 	for range 2 {
-		_, err := c.AuditLog(context.Background(), "e", nil)
+		_, err := c.AuditLog(context.Background(), Enterprise("e"), nil)
 		require.NoError(t, err)
 	}
 	assert.Equal(t, []string{"warm start: Bearer ghp_rotating1", "Bearer ghp_rotating2", "Bearer ghp_rotating3"}, seen)
 
 	boom := errors.New("vault sealed")
 	c2, _, _ := setup(t, WithTokenSource(TokenFunc(func(context.Context) (string, error) { return "", boom })))
-	_, err := c2.AuditLog(context.Background(), "e", nil)
+	_, err := c2.AuditLog(context.Background(), Enterprise("e"), nil)
 	assert.ErrorIs(t, err, boom)
 	c3, _, _ := setup(t, WithTokenSource(TokenFunc(func(context.Context) (string, error) { return "bad token\n", nil })))
-	_, err = c3.AuditLog(context.Background(), "e", nil)
+	_, err = c3.AuditLog(context.Background(), Enterprise("e"), nil)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "bad token")
 }
@@ -254,7 +254,7 @@ func TestTokenNeverLogged(t *testing.T) {
 	}
 	var errs []string
 	for _, st := range status {
-		_, err := c.AuditLog(context.Background(), fmt.Sprintf("e%d", st), nil)
+		_, err := c.AuditLog(context.Background(), Enterprise(fmt.Sprintf("e%d", st)), nil)
 		if err != nil {
 			errs = append(errs, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
 		}
@@ -296,7 +296,7 @@ func TestBadInputNeverReachesNetwork(t *testing.T) {
 		{context.Background(), "avocado-corp", &Query{PerPage: 101}, "Query.PerPage"},
 	} {
 		var page *Page
-		require.NotPanics(t, func() { page, err = c.AuditLog(tc.ctx, tc.ent, tc.q) })
+		require.NotPanics(t, func() { page, err = c.AuditLog(tc.ctx, Enterprise(tc.ent), tc.q) })
 		var ie *InputError
 		require.ErrorAs(t, err, &ie, "%q", tc.ent)
 		assert.Equal(t, tc.field, ie.Field)
@@ -372,7 +372,7 @@ func TestFirst404HintsAtBaseURL(t *testing.T) {
 			}
 			c, err := NewClient(opts...)
 			require.NoError(t, err)
-			_, err = c.AuditLog(context.Background(), "avocado-corp", nil)
+			_, err = c.AuditLog(context.Background(), Enterprise("avocado-corp"), nil)
 			require.ErrorIs(t, err, ErrNotFound)
 			if tc.hint == "" {
 				assert.NotContains(t, err.Error(), "base URL")
@@ -382,10 +382,10 @@ func TestFirst404HintsAtBaseURL(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.hint)
 
 			status = 200
-			_, err = c.AuditLog(context.Background(), "avocado-corp", nil)
+			_, err = c.AuditLog(context.Background(), Enterprise("avocado-corp"), nil)
 			require.NoError(t, err)
 			status = 404
-			_, err = c.AuditLog(context.Background(), "avocado-corp", nil)
+			_, err = c.AuditLog(context.Background(), Enterprise("avocado-corp"), nil)
 			require.ErrorIs(t, err, ErrNotFound)
 			assert.NotContains(t, err.Error(), "base URL", "the base URL has answered: a 404 is only a 404")
 		})

@@ -17,8 +17,9 @@ import (
 )
 
 // TestOneClientManyGoroutines runs 32 goroutines on ONE Client (meant for
-// -race): full Events walks, Pages walks broken off early, Follow tails
-// broken off, and whole stream lifecycles (create, get, list, update,
+// -race): full Events walks, Pages walks broken off early and Follow tails
+// broken off, of the enterprise's log and of an organization's, and whole
+// stream lifecycles (create, get, list, update,
 // delete) whose sealed secrets the fake opens. Every result is checked
 // against the fake's dataset or state. The fake is in memory and the
 // tails' polls in a synctest bubble's time; the goroutines run truly in
@@ -35,17 +36,17 @@ func TestOneClientManyGoroutines(t *testing.T) {
 			ResourceAuditLogStreaming: {Requests: 1 << 30, Per: time.Hour},
 		}))
 		ent := srv.Enterprise()
+		both := scopes(srv)
 
-		idsOf := func(include, order string) []stamped {
+		idsOf := func(sc scopeCase, include, order string) []stamped {
 			var out []stamped
-			for _, raw := range srv.Events(Include(include), Order(order)) {
+			for _, raw := range sc.events(Include(include), Order(order)) {
 				var s stamped
 				require.NoError(t, json.Unmarshal(raw, &s))
 				out = append(out, s)
 			}
 			return out
 		}
-		ascAll := idsOf("all", "asc")
 		justIDs := func(ss []stamped) []string {
 			out := make([]string, len(ss))
 			for i, s := range ss {
@@ -63,13 +64,15 @@ func TestOneClientManyGoroutines(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				var err error
+				sc := both[w/4%2] // the enterprise's log, or the organization's
+				ascAll := idsOf(sc, "all", "asc")
 				switch w % 4 {
 				case 0:
-					err = walkAll(ctx, c, ent, w, func(include, order string) []string { return justIDs(idsOf(include, order)) })
+					err = walkAll(ctx, c, sc.scope, w, func(include, order string) []string { return justIDs(idsOf(sc, include, order)) })
 				case 1:
-					err = walkSome(ctx, c, ent, w, justIDs(idsOf("all", "desc")))
+					err = walkSome(ctx, c, sc.scope, w, justIDs(idsOf(sc, "all", "desc")))
 				case 2:
-					err = followSome(ctx, c, ent, w, func(since int64) []string {
+					err = followSome(ctx, c, sc.scope, w, func(since int64) []string {
 						var want []string
 						for _, s := range ascAll {
 							if s.TS >= since {
@@ -103,12 +106,12 @@ type stamped struct {
 
 // walkAll reads every event with one of the page sizes and orders and
 // compares with the dataset, in order.
-func walkAll(ctx context.Context, c *Client, ent string, w int, want func(include, order string) []string) error {
-	order := []Order{OrderAsc, OrderDesc}[w/4%2]
+func walkAll(ctx context.Context, c *Client, scope Scope, w int, want func(include, order string) []string) error {
+	order := []Order{OrderAsc, OrderDesc}[w/8%2]
 	include := []Include{IncludeAll, IncludeWeb, IncludeGit}[w/4%3]
 	per := []int{100, 37, 64}[w/4%3]
 	var got []string
-	for ev, err := range c.Events(ctx, ent, &Query{Order: order, Include: include, PerPage: per}) {
+	for ev, err := range c.Events(ctx, scope, &Query{Order: order, Include: include, PerPage: per}) {
 		if err != nil {
 			return err
 		}
@@ -121,11 +124,11 @@ func walkAll(ctx context.Context, c *Client, ent string, w int, want func(includ
 }
 
 // walkSome reads a few pages and breaks; what it saw is the dataset's prefix.
-func walkSome(ctx context.Context, c *Client, ent string, w int, desc []string) error {
+func walkSome(ctx context.Context, c *Client, scope Scope, w int, desc []string) error {
 	stopAfter := 1 + w%5
 	var got []string
 	pages := 0
-	for page, err := range c.Pages(ctx, ent, &Query{Include: IncludeAll, PerPage: 50}) {
+	for page, err := range c.Pages(ctx, scope, &Query{Include: IncludeAll, PerPage: 50}) {
 		if err != nil {
 			return err
 		}
@@ -144,10 +147,10 @@ func walkSome(ctx context.Context, c *Client, ent string, w int, desc []string) 
 
 // followSome tails from the timestamp of a recent event and breaks once it
 // has every event from there on; each must come once, oldest first.
-func followSome(ctx context.Context, c *Client, ent string, w int, want func(since int64) []string, asc []stamped) error {
+func followSome(ctx context.Context, c *Client, scope Scope, w int, want func(since int64) []string, asc []stamped) error {
 	since := asc[len(asc)-10-w].TS
 	exp := want(since)
-	f := c.Follow(ent, &Query{Include: IncludeAll}, FollowOptions{
+	f := c.Follow(scope, &Query{Include: IncludeAll}, FollowOptions{
 		Since: time.UnixMilli(since), Every: 5 * time.Millisecond, LookBack: time.Minute})
 	var got []string
 	for ev, err := range f.Events(ctx) {
@@ -174,38 +177,38 @@ func streamLifecycle(ctx context.Context, c *Client, srv *auditlogtest.Server, e
 	first, second := fmt.Sprintf("SECRET-conc-%d-a", w), fmt.Sprintf("SECRET-conc-%d-b", w)
 	registerSecret(first, second)
 	domain := fmt.Sprintf("w%d.splunk.example", w)
-	s, err := c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: Splunk{Domain: domain, Port: 443, Token: NewSecret(first), SSLVerify: true}})
+	s, err := c.CreateStream(ctx, Enterprise(ent), StreamConfig{Enabled: true, Vendor: Splunk{Domain: domain, Port: 443, Token: NewSecret(first), SSLVerify: true}})
 	if err != nil {
 		return err
 	}
 	if got := srv.StreamSecrets(s.ID)["encrypted_token"]; got != first {
 		return fmt.Errorf("stream %d: fake unsealed %q", s.ID, got)
 	}
-	g, err := c.GetStream(ctx, ent, s.ID)
+	g, err := c.GetStream(ctx, Enterprise(ent), s.ID)
 	if err != nil {
 		return err
 	}
 	if g.ID != s.ID || g.StreamType != StreamTypeSplunk || !g.Enabled {
 		return fmt.Errorf("get: %+v", g)
 	}
-	list, err := c.ListStreams(ctx, ent)
+	list, err := c.ListStreams(ctx, Enterprise(ent))
 	if err != nil {
 		return err
 	}
 	if !slices.ContainsFunc(list, func(x Stream) bool { return x.ID == s.ID }) {
 		return fmt.Errorf("list of %d streams lacks %d", len(list), s.ID)
 	}
-	u, err := c.UpdateStream(ctx, ent, s.ID, StreamConfig{Enabled: false, Vendor: Splunk{Domain: domain, Port: 8088, Token: NewSecret(second)}})
+	u, err := c.UpdateStream(ctx, Enterprise(ent), s.ID, StreamConfig{Enabled: false, Vendor: Splunk{Domain: domain, Port: 8088, Token: NewSecret(second)}})
 	if err != nil {
 		return err
 	}
 	if u.Enabled || srv.StreamSecrets(s.ID)["encrypted_token"] != second {
 		return fmt.Errorf("update: enabled=%v, secret not replaced", u.Enabled)
 	}
-	if err := c.DeleteStream(ctx, ent, s.ID); err != nil {
+	if err := c.DeleteStream(ctx, Enterprise(ent), s.ID); err != nil {
 		return err
 	}
-	if _, err := c.GetStream(ctx, ent, s.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := c.GetStream(ctx, Enterprise(ent), s.ID); !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("get after delete: %v", err)
 	}
 	return nil
@@ -216,7 +219,7 @@ func TestConcurrencyHelpersCatchMismatches(t *testing.T) {
 	// The checks above must be able to fail: a walk compared with the
 	// wrong order is reported.
 	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(50, 3))
-	err := walkAll(context.Background(), c, srv.Enterprise(), 0, func(include, _ string) []string {
+	err := walkAll(context.Background(), c, Enterprise(srv.Enterprise()), 0, func(include, _ string) []string {
 		return ids(t, srv.Events(Include(include), OrderDesc))
 	})
 	assert.Error(t, err)

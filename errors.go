@@ -166,9 +166,12 @@ type RateLimitError struct {
 	StatusCode int
 	Method     string
 	Path       string
-	Resource   string // x-ratelimit-resource, e.g. "audit_log"
-	Limit      int    // x-ratelimit-limit, 0 when absent
-	Remaining  int    // x-ratelimit-remaining, -1 when absent
+	// Resource is x-ratelimit-resource ("audit_log"), or, when the SDK
+	// refused the call itself, the budget key it is kept under
+	// ("audit_log:orgs/octo-org", see [BudgetKey]).
+	Resource  string
+	Limit     int // x-ratelimit-limit, 0 when absent
+	Remaining int // x-ratelimit-remaining, -1 when absent
 	// Reset is x-ratelimit-reset on the local clock (converted through the
 	// response's Date header), zero when absent.
 	Reset      time.Time

@@ -68,7 +68,7 @@ func TestErrorClassification(t *testing.T) {
 				w.WriteHeader(tc.status)
 				fmt.Fprint(w, tc.body)
 			})
-			_, err := c.AuditLog(context.Background(), "e", nil)
+			_, err := c.AuditLog(context.Background(), Enterprise("e"), nil)
 			require.Error(t, err)
 			assert.NotContains(t, err.Error(), "\n", "Error() must be one line")
 			assert.Contains(t, err.Error(), "ABCD:1234")
@@ -153,7 +153,7 @@ func TestErrorBodyBounded(t *testing.T) {
 			}
 		}
 	})
-	_, err := c.AuditLog(context.Background(), "e", nil)
+	_, err := c.AuditLog(context.Background(), Enterprise("e"), nil)
 	var ae *APIError
 	require.ErrorAs(t, err, &ae)
 	assert.LessOrEqual(t, len(ae.Body), 512)
@@ -167,14 +167,14 @@ func TestNetworkErrorAndTruncation(t *testing.T) {
 		fmt.Fprint(w, `[{"_document_id":"a"`)
 		// the handler returns: the body is cut short of its Content-Length
 	})
-	_, err := c.AuditLog(context.Background(), "e", nil)
+	_, err := c.AuditLog(context.Background(), Enterprise("e"), nil)
 	var ne *NetworkError
 	require.ErrorAs(t, err, &ne)
 	assert.Equal(t, 200, ne.Status)
 
 	dead, err := NewClient(WithBaseURL("http://127.0.0.1:1"), WithToken(testToken), WithMaxAttempts(1))
 	require.NoError(t, err)
-	_, err = dead.AuditLog(context.Background(), "e", nil)
+	_, err = dead.AuditLog(context.Background(), Enterprise("e"), nil)
 	require.ErrorAs(t, err, &ne)
 	assert.Equal(t, 0, ne.Status)
 	assert.NotContains(t, err.Error(), testToken)

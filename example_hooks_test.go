@@ -56,7 +56,7 @@ func ExampleWithHooks() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := c.AuditLog(context.Background(), srv.Enterprise(), nil); err != nil {
+	if _, err := c.AuditLog(context.Background(), auditlog.Enterprise(srv.Enterprise()), nil); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("waits:", waits.String())
@@ -66,7 +66,7 @@ func ExampleWithHooks() {
 	// Output:
 	// waits: {"secondary rate limit": 1, "transient failure": 1}
 	// retries: {"secondary rate limit": 1, "transient failure": 1}
-	// remaining: {"audit_log": 1749}
+	// remaining: {"audit_log:enterprises/avocado-corp": 1749}
 	// waited at least a second: true
 }
 
@@ -88,7 +88,7 @@ func TestReadmeHooks(t *testing.T) {
 				}
 			},
 			OnRetry: func(r auditlog.RetryInfo) { retries.Add(string(r.Reason), 1) },
-			OnRate:  func(resource string, r auditlog.Rate) { remaining.Set(int64(r.Remaining)) },
+			OnRate:  func(key string, r auditlog.Rate) { remaining.Set(int64(r.Remaining)) },
 		}
 
 		srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(20, 1),
@@ -98,20 +98,20 @@ func TestReadmeHooks(t *testing.T) {
 		require.NoError(t, err)
 		start := time.Now()
 		for range 3 { // the window's budget
-			_, err = c.AuditLog(t.Context(), srv.Enterprise(), nil)
+			_, err = c.AuditLog(t.Context(), auditlog.Enterprise(srv.Enterprise()), nil)
 			require.NoError(t, err)
 		}
 		assert.Nil(t, status.Load())
 		assert.Equal(t, int64(0), remaining.Value())
 		time.Sleep(time.Minute)
-		_, err = c.AuditLog(t.Context(), srv.Enterprise(), nil) // waits for the next window
+		_, err = c.AuditLog(t.Context(), auditlog.Enterprise(srv.Enterprise()), nil) // waits for the next window
 		require.NoError(t, err)
-		assert.Equal(t, fmt.Sprintf("waiting for the audit_log budget until %s (59m0s)", start.Add(time.Hour).Format("15:04")), status.Load())
+		assert.Equal(t, fmt.Sprintf("waiting for the audit_log:enterprises/avocado-corp budget until %s (59m0s)", start.Add(time.Hour).Format("15:04")), status.Load())
 		assert.Equal(t, int64(2), remaining.Value())
 
 		require.NoError(t, srv.Inject(auditlogtest.Rule{Match: auditlogtest.Match{Path: auditlogtest.PathAuditLog},
 			Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondary429, RetryAfter: time.Minute}}))
-		_, err = c.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = c.AuditLog(t.Context(), auditlog.Enterprise(srv.Enterprise()), nil)
 		require.NoError(t, err)
 		assert.Equal(t, "retrying after a secondary rate limit (1m0s)", status.Load())
 		assert.Equal(t, `{"secondary rate limit": 1}`, retries.String())

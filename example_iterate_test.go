@@ -21,7 +21,7 @@ func ExampleClient_AuditLog() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	page, err := c.AuditLog(context.Background(), srv.Enterprise(), &auditlog.Query{PerPage: 100})
+	page, err := c.AuditLog(context.Background(), auditlog.Enterprise(srv.Enterprise()), &auditlog.Query{PerPage: 100})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func ExampleClient_Events() {
 	q := &auditlog.Query{Phrase: phrase, Include: auditlog.IncludeAll, PerPage: 100}
 
 	actions := map[string]int{}
-	for ev, err := range c.Events(context.Background(), srv.Enterprise(), q) {
+	for ev, err := range c.Events(context.Background(), auditlog.Enterprise(srv.Enterprise()), q) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func ExampleClient_Pages() {
 	// First run: two pages, then stop (a crash, a deploy...).
 	var saved []byte // in real code: a file or a database row
 	processed := 0
-	for page, err := range c.Pages(ctx, srv.Enterprise(), q) {
+	for page, err := range c.Pages(ctx, auditlog.Enterprise(srv.Enterprise()), q) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func ExampleClient_Pages() {
 	if err := cur.UnmarshalText(saved); err != nil {
 		log.Fatal(err)
 	}
-	for page, err := range c.Pages(ctx, srv.Enterprise(), q.At(cur)) {
+	for page, err := range c.Pages(ctx, auditlog.Enterprise(srv.Enterprise()), q.At(cur)) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func ExampleClient_Follow() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	f := c.Follow(srv.Enterprise(), nil, auditlog.FollowOptions{
+	f := c.Follow(auditlog.Enterprise(srv.Enterprise()), nil, auditlog.FollowOptions{
 		Every:    10 * time.Millisecond, // in production: a minute or so
 		LookBack: 5 * time.Minute,
 		Since:    now.Add(-time.Hour),
@@ -166,7 +166,7 @@ func ExampleClient_Backfill() {
 	// First run: stop after 1,200 events (a crash, a deploy...).
 	seen := map[string]int{}
 	var saved []byte // in real code: a file or a database row
-	b := c.Backfill(srv.Enterprise(), q, opts)
+	b := c.Backfill(auditlog.Enterprise(srv.Enterprise()), q, opts)
 	for ev, err := range b.Events(ctx) {
 		if err != nil {
 			log.Fatal(err)
@@ -189,7 +189,7 @@ func ExampleClient_Backfill() {
 	if err := json.Unmarshal(saved, &cp); err != nil {
 		log.Fatal(err)
 	}
-	b = c.Backfill(srv.Enterprise(), q, auditlog.BackfillOptions{From: cp, Parallel: 4})
+	b = c.Backfill(auditlog.Enterprise(srv.Enterprise()), q, auditlog.BackfillOptions{From: cp, Parallel: 4})
 	for ev, err := range b.Events(ctx) {
 		if err != nil {
 			log.Fatal(err)

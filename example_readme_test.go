@@ -87,7 +87,7 @@ func readmeQuickStart(ctx context.Context, c *auditlog.Client) error {
 	if err != nil {
 		return err
 	}
-	page, err := c.AuditLog(ctx, "avocado-corp", &auditlog.Query{Phrase: phrase, PerPage: 100})
+	page, err := c.AuditLog(ctx, auditlog.Enterprise("avocado-corp"), &auditlog.Query{Phrase: phrase, PerPage: 100})
 	if err != nil {
 		var rl *auditlog.RateLimitError
 		if errors.As(err, &rl) {
@@ -125,7 +125,7 @@ func TestReadmeQuickStart(t *testing.T) {
 func readmeWalk(ctx context.Context, c *auditlog.Client, index func(auditlog.Event), store func([]auditlog.Event),
 	load func() []byte, save func([]byte), saveCheckpoint func(auditlog.Checkpoint)) error {
 	q := &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 100}
-	for ev, err := range c.Events(ctx, "avocado-corp", q) { // every page, following Link cursors
+	for ev, err := range c.Events(ctx, auditlog.Enterprise("avocado-corp"), q) { // every page, following Link cursors
 		if err != nil {
 			return err // transient failures were already retried on the same cursor
 		}
@@ -136,7 +136,7 @@ func readmeWalk(ctx context.Context, c *auditlog.Client, index func(auditlog.Eve
 	if err := cur.UnmarshalText(load()); err != nil {
 		return err
 	}
-	for page, err := range c.Pages(ctx, "avocado-corp", q.At(cur)) {
+	for page, err := range c.Pages(ctx, auditlog.Enterprise("avocado-corp"), q.At(cur)) {
 		if err != nil {
 			return err
 		}
@@ -147,7 +147,7 @@ func readmeWalk(ctx context.Context, c *auditlog.Client, index func(auditlog.Eve
 
 	lookBack := 5 * time.Minute
 	cp := auditlog.Checkpoint{Swept: time.Now().Add(-lookBack)} // what may still arrive late
-	for page, err := range c.Pages(ctx, "avocado-corp", q) {
+	for page, err := range c.Pages(ctx, auditlog.Enterprise("avocado-corp"), q) {
 		if err != nil {
 			return err
 		}
@@ -158,7 +158,7 @@ func readmeWalk(ctx context.Context, c *auditlog.Client, index func(auditlog.Eve
 		cp.Prune(lookBack)
 	}
 
-	f := c.Follow("avocado-corp", q, auditlog.FollowOptions{Every: time.Minute, LookBack: lookBack, From: cp})
+	f := c.Follow(auditlog.Enterprise("avocado-corp"), q, auditlog.FollowOptions{Every: time.Minute, LookBack: lookBack, From: cp})
 	for ev, err := range f.Events(ctx) { // until ctx ends
 		if err != nil {
 			log.Print(err) // the tail carries on from the same position at the next poll
@@ -168,6 +168,64 @@ func readmeWalk(ctx context.Context, c *auditlog.Client, index func(auditlog.Eve
 		saveCheckpoint(f.Checkpoint()) // JSON; pass it back in FollowOptions.From after a restart
 	}
 	return nil
+}
+
+// readmeScopes is the snippet of the two scopes.
+func readmeScopes(ctx context.Context, c *auditlog.Client) error {
+	for _, scope := range []auditlog.Scope{auditlog.Enterprise("avocado-corp"), auditlog.Organization("avocado-org")} {
+		q := &auditlog.Query{Phrase: "action:repo.destroy", Include: auditlog.IncludeAll, PerPage: 100}
+		for ev, err := range c.Events(ctx, scope, q) {
+			if err != nil {
+				return err
+			}
+			fmt.Println(scope, ev.Timestamp.Format(time.RFC3339), ev.Actor, ev.Repo)
+		}
+	}
+	return nil
+}
+
+// TestReadmeScopes runs the scopes snippet: each line names its scope, the
+// organization's lines are those of the enterprise whose event names it,
+// and neither log is empty.
+func TestReadmeScopes(t *testing.T) {
+	srv := auditlogtest.New(t, auditlogtest.WithGeneratedEvents(3000, 5))
+	c, err := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()), auditlog.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	out := captureStdout(t, func() { require.NoError(t, readmeScopes(t.Context(), c)) })
+	var ent, org []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		scope, rest, _ := strings.Cut(line, " ")
+		switch scope {
+		case "avocado-corp":
+			ent = append(ent, rest)
+		case "avocado-org":
+			org = append(org, rest)
+		default:
+			t.Fatalf("a line of no scope: %q", line)
+		}
+	}
+	require.NotEmpty(t, org)
+	assert.Greater(t, len(ent), len(org))
+	for _, l := range org {
+		assert.Contains(t, ent, l)
+	}
+}
+
+// captureStdout returns what fn prints to os.Stdout.
+func captureStdout(t *testing.T, fn func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	old := os.Stdout
+	os.Stdout = w
+	var b bytes.Buffer
+	done := make(chan struct{})
+	go func() { _, _ = b.ReadFrom(r); close(done) }()
+	defer func() { os.Stdout = old }()
+	fn()
+	require.NoError(t, w.Close())
+	<-done
+	return b.String()
 }
 
 // TestReadmeWalk runs the walking snippets twice, the second time from the
@@ -238,7 +296,7 @@ func TestReadmeWalk(t *testing.T) {
 func readmeBackfill(ctx context.Context, c *auditlog.Client, q *auditlog.Query, index func(auditlog.Event),
 	loadBackfill func() auditlog.BackfillCheckpoint, saveBackfill func(auditlog.BackfillCheckpoint)) error {
 	start := time.Now()
-	b := c.Backfill("avocado-corp", q, auditlog.BackfillOptions{
+	b := c.Backfill(auditlog.Organization("avocado-org"), q, auditlog.BackfillOptions{
 		Since: start.AddDate(0, 0, -180), Until: start, Parallel: 8,
 		From: loadBackfill(), // zero at first; Since and Until are then ignored
 	})
@@ -281,9 +339,9 @@ func TestReadmeBackfill(t *testing.T) {
 		cancel()
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		require.NotEmpty(t, seen)
-		require.Less(t, len(seen), 3000)
+		require.Less(t, len(seen), len(srv.OrgEvents("avocado-org", auditlog.IncludeAll, auditlog.OrderAsc)))
 		require.NoError(t, readmeBackfill(t.Context(), c, q, func(ev auditlog.Event) { seen[ev.DocumentID]++ }, load, save))
-		assert.Len(t, seen, 3000)
+		assert.Len(t, seen, len(srv.OrgEvents("avocado-org", auditlog.IncludeAll, auditlog.OrderAsc)))
 		for id, n := range seen {
 			assert.Equal(t, 1, n, id)
 		}
@@ -297,12 +355,21 @@ func TestMyExporter(t *testing.T) {
 	c, err := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()),
 		auditlog.WithHTTPClient(srv.Client()))
 	require.NoError(t, err)
+	q := &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 100}
 	n := 0
-	for _, err := range c.Events(t.Context(), srv.Enterprise(), &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 100}) {
+	for _, err := range c.Events(t.Context(), auditlog.Enterprise(srv.Enterprise()), q) {
 		require.NoError(t, err)
 		n++
 	}
 	require.Equal(t, len(srv.Events(auditlog.IncludeAll, auditlog.OrderDesc)), n)
+
+	org := srv.Organizations()[0].Login // avocado-org: the generated log names four
+	n = 0
+	for _, err := range c.Events(t.Context(), auditlog.Organization(org), q) {
+		require.NoError(t, err)
+		n++
+	}
+	require.Equal(t, len(srv.OrgEvents(org, auditlog.IncludeAll, auditlog.OrderDesc)), n)
 }
 
 // TestRetriesPageThree is the README's example of aimed faults in a synctest bubble.
@@ -316,7 +383,7 @@ func TestRetriesPageThree(t *testing.T) {
 		))
 		c, _ := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()),
 			auditlog.WithHTTPClient(srv.Client()))
-		for _, err := range c.Events(t.Context(), srv.Enterprise(), &auditlog.Query{PerPage: 100, Include: auditlog.IncludeAll}) {
+		for _, err := range c.Events(t.Context(), auditlog.Enterprise(srv.Enterprise()), &auditlog.Query{PerPage: 100, Include: auditlog.IncludeAll}) {
 			require.NoError(t, err) // the 502 and the 403 are retried: ten minutes of fake time, milliseconds of real time
 		}
 		require.Empty(t, srv.PendingFaults())

@@ -35,7 +35,7 @@ func ExampleClient_CreateStream() {
 		Token:     auditlog.NewSecret("hec-token-from-your-vault"),
 		SSLVerify: true,
 	}
-	s, err := c.CreateStream(ctx, srv.Enterprise(), auditlog.StreamConfig{Enabled: true, Vendor: splunk})
+	s, err := c.CreateStream(ctx, auditlog.Enterprise(srv.Enterprise()), auditlog.StreamConfig{Enabled: true, Vendor: splunk})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func ExampleClient_UpdateStream() {
 	ent := srv.Enterprise()
 
 	dd := auditlog.Datadog{Site: auditlog.DatadogEU1, Token: auditlog.NewSecret("old-api-key")}
-	s, err := c.CreateStream(ctx, ent, auditlog.StreamConfig{Enabled: true, Vendor: dd})
+	s, err := c.CreateStream(ctx, auditlog.Enterprise(ent), auditlog.StreamConfig{Enabled: true, Vendor: dd})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func ExampleClient_UpdateStream() {
 	// Rotate the token: GitHub replaces the whole configuration, so send
 	// every setting again with the new secret.
 	dd.Token = auditlog.NewSecret("new-api-key")
-	s, err = c.UpdateStream(ctx, ent, s.ID, auditlog.StreamConfig{Enabled: true, Vendor: dd})
+	s, err = c.UpdateStream(ctx, auditlog.Enterprise(ent), s.ID, auditlog.StreamConfig{Enabled: true, Vendor: dd})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -94,18 +94,18 @@ func ExampleClient_PauseStream() {
 	// Keep the vendor settings: pausing and resuming replace the whole
 	// configuration, secrets included.
 	s3 := auditlog.AmazonS3OIDC{Bucket: "acme-audit", Region: "us-east-1", RoleARN: "arn:aws:iam::123456789012:role/github-audit"}
-	s, err := c.CreateStream(ctx, ent, auditlog.StreamConfig{Enabled: true, Vendor: s3})
+	s, err := c.CreateStream(ctx, auditlog.Enterprise(ent), auditlog.StreamConfig{Enabled: true, Vendor: s3})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	s, err = c.PauseStream(ctx, ent, s.ID, s3)
+	s, err = c.PauseStream(ctx, auditlog.Enterprise(ent), s.ID, s3)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("enabled:", s.Enabled, "paused:", !s.PausedAt.IsZero())
 
-	s, err = c.ResumeStream(ctx, ent, s.ID, s3)
+	s, err = c.ResumeStream(ctx, auditlog.Enterprise(ent), s.ID, s3)
 	if err != nil {
 		log.Fatal(err)
 	}

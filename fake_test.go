@@ -1,6 +1,8 @@
 package auditlog
 
 import (
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -57,10 +59,110 @@ func memClient(t *testing.T, srv *auditlogtest.Server, logs *capture, opts ...Op
 	return c
 }
 
-// auditLogRequests counts the audit-log pages srv was asked for (not GET
-// /rate_limit, which a warm start sends first).
+// auditLogRequests counts the audit-log pages srv was asked for, of the
+// enterprise and of its organizations (not GET /rate_limit, which a warm
+// start sends first).
 func auditLogRequests(srv *auditlogtest.Server) int {
-	return srv.Count(auditlogtest.Match{Method: "GET", Path: auditlogtest.PathAuditLog})
+	return srv.Count(auditlogtest.Match{Method: "GET", Path: auditlogtest.PathAuditLog}) +
+		srv.Count(auditlogtest.Match{Method: "GET", Path: auditlogtest.PathOrgAuditLog})
+}
+
+// scopeCase is a kind of audit log a walk reads: the tests of iteration
+// run over both.
+type scopeCase struct {
+	name  string
+	scope Scope
+	// org is the login of the organization, "" for the enterprise.
+	org string
+	// events is what the scope's log lists now, with no phrase (set by on).
+	events func(Include, Order) []json.RawMessage
+}
+
+// on binds sc to the fake srv: its scope names srv's enterprise, or the
+// organization, and events lists what srv serves for it.
+func (sc scopeCase) on(srv *auditlogtest.Server) scopeCase {
+	if sc.org == "" {
+		sc.scope, sc.events = Enterprise(srv.Enterprise()), srv.Events
+		return sc
+	}
+	org := sc.org
+	sc.scope = Organization(org)
+	sc.events = func(i Include, o Order) []json.RawMessage { return srv.OrgEvents(org, i, o) }
+	return sc
+}
+
+// path is the Match.Path pattern of the scope's audit log.
+func (sc scopeCase) path() string {
+	if sc.org == "" {
+		return auditlogtest.PathAuditLog
+	}
+	return auditlogtest.PathOrgAuditLog
+}
+
+// genOrg is an organization of every generated log.
+const genOrg = "avocado-org"
+
+// genScopes are the scopes of tests on a generated log: the fake's
+// enterprise, and genOrg.
+func genScopes() []scopeCase {
+	return []scopeCase{
+		{name: "enterprise", scope: Enterprise(auditlogtest.DefaultEnterprise)},
+		{name: "organization", scope: Organization(genOrg), org: genOrg},
+	}
+}
+
+// scopes returns genScopes bound to srv.
+func scopes(srv *auditlogtest.Server) []scopeCase {
+	var out []scopeCase
+	for _, sc := range genScopes() {
+		out = append(out, sc.on(srv))
+	}
+	return out
+}
+
+// inOrg gives an event made for the enterprise's log the org of sc (when it
+// is an organization), so that the event is in sc's log too.
+func (sc scopeCase) inOrg(ev json.RawMessage) json.RawMessage {
+	if sc.org == "" {
+		return ev
+	}
+	return json.RawMessage(fmt.Sprintf(`{"org":%q,%s`, sc.org, ev[1:]))
+}
+
+// testOrg is the organization of the tests' hand-made events: a fake made
+// with withTestOrg serves it, and sc.event puts events in it.
+var testOrg = auditlogtest.Org{Login: "octo-org", ID: 9001}
+
+func withTestOrg() auditlogtest.Option {
+	return auditlogtest.WithOrganizations(testOrg, auditlogtest.Org{Login: "other-org", ID: 9002})
+}
+
+// handScopes are the scopes of tests on hand-made events: the fake's
+// enterprise, and testOrg (bind them to a fake with on).
+func handScopes() []scopeCase {
+	return []scopeCase{
+		{name: "enterprise", scope: Enterprise(auditlogtest.DefaultEnterprise)},
+		{name: "organization", scope: Organization(testOrg.Login), org: testOrg.Login},
+	}
+}
+
+// event is rawEvent in sc's log.
+func (sc scopeCase) event(id string, ts time.Time) json.RawMessage { return sc.inOrg(rawEvent(id, ts)) }
+
+// eventsEvery is eventsEvery in sc's log.
+func (sc scopeCase) eventsEvery(n int, base time.Time, step time.Duration) []json.RawMessage {
+	evs := eventsEvery(n, base, step)
+	for i := range evs {
+		evs[i] = sc.inOrg(evs[i])
+	}
+	return evs
+}
+
+// noise is an event of another organization: in the enterprise's log, never
+// in testOrg's. A test of an organization adds some, which its tail must
+// not deliver.
+func noise(id string, ts time.Time) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"org":"other-org",%s`, rawEvent(id, ts)[1:]))
 }
 
 // budgeted returns the requests a budget counts: all but GET /rate_limit.

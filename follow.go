@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -53,16 +54,54 @@ type FollowOptions struct {
 // delivered; Swept, the time before which the log is final (every event
 // that can still be delivered before it has been); and the IDs delivered
 // since Swept, with their times. Its size is bounded by the events of one
-// LookBack plus one Rescan.
+// LookBack plus one Rescan. A Follower's checkpoint also records the
+// [Scope] it tails ([Checkpoint.Scope]), and a tail on another scope
+// refuses it; one built with [Checkpoint.Add] by a walk records none and
+// resumes on any scope.
 type Checkpoint struct {
 	Newest time.Time            `json:"newest"`
 	Swept  time.Time            `json:"swept,omitzero"`
 	Seen   map[string]time.Time `json:"seen"` // document ID → @timestamp
+
+	scope string // the key of the scope the tail that made it follows; "" for none
 }
 
 // IsZero reports whether c holds no position.
 func (c Checkpoint) IsZero() bool {
 	return c.Newest.IsZero() && c.Swept.IsZero() && len(c.Seen) == 0
+}
+
+// Scope names the scope whose tail made c, as "enterprises/<slug>",
+// "orgs/<login>" or "organizations/<id>" in lower case, or "" for a
+// checkpoint no tail made.
+func (c Checkpoint) Scope() string { return c.scope }
+
+// checkpointFields is Checkpoint's JSON.
+type checkpointFields struct {
+	Scope  string               `json:"scope,omitempty"`
+	Newest time.Time            `json:"newest"`
+	Swept  time.Time            `json:"swept,omitzero"`
+	Seen   map[string]time.Time `json:"seen"`
+}
+
+// MarshalJSON implements json.Marshaler: the three fields and the scope.
+func (c Checkpoint) MarshalJSON() ([]byte, error) {
+	return json.Marshal(checkpointFields{Scope: c.scope, Newest: c.Newest, Swept: c.Swept, Seen: c.Seen})
+}
+
+// UnmarshalJSON implements json.Unmarshaler. A scope that is not one a
+// tail records is an [*InputError]; JSON without one (a checkpoint saved
+// before checkpoints named their scope) is accepted, tied to none.
+func (c *Checkpoint) UnmarshalJSON(b []byte) error {
+	var f checkpointFields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	if f.Scope != "" && !validScopeKey(f.Scope) {
+		return &InputError{Field: "Checkpoint", Reason: fmt.Sprintf("scope must be enterprises/…, orgs/… or organizations/…, got %s", quoteValue(f.Scope))}
+	}
+	*c = Checkpoint{Newest: f.Newest, Swept: f.Swept, Seen: f.Seen, scope: f.Scope}
+	return nil
 }
 
 // Add records ev as delivered and reports whether it was new. A walk that
@@ -116,22 +155,22 @@ func (c *Checkpoint) Prune(lookBack time.Duration) {
 
 // Follower tails the audit log; see [Client.Follow].
 type Follower struct {
-	c          *Client
-	enterprise string
-	q          Query
-	every      time.Duration
-	lookBack   time.Duration
-	rescan     time.Duration
-	since      time.Time
-	resumed    bool // FollowOptions.From was set
+	c        *Client
+	scope    Scope
+	q        Query
+	every    time.Duration
+	lookBack time.Duration
+	rescan   time.Duration
+	since    time.Time
+	resumed  bool // FollowOptions.From was set
 
 	mu      sync.Mutex
 	cp      Checkpoint // what has been delivered
 	started bool
 }
 
-// Follow tails the enterprise's audit log: it polls for the events q
-// selects, oldest first, from opts.Since (or a saved checkpoint), and
+// Follow tails the audit log of s (an [Enterprise], an [Organization] or
+// an [OrganizationID]): it polls for the events q selects, oldest first, from opts.Since (or a saved checkpoint), and
 // delivers each event once, including events that reach the log up to
 // opts.LookBack late. Nothing is sent until [Follower.Events] is ranged
 // over, with the context that bounds it.
@@ -177,12 +216,12 @@ type Follower struct {
 // For exactly-once delivery across restarts, process each event, then save
 // [Follower.Checkpoint] (it already includes the event just yielded), and
 // pass it back in opts.From.
-func (c *Client) Follow(enterprise string, q *Query, opts FollowOptions) *Follower {
+func (c *Client) Follow(s Scope, q *Query, opts FollowOptions) *Follower {
 	f := &Follower{
-		c: c, enterprise: enterprise, q: copyQuery(q),
+		c: c, scope: s, q: copyQuery(q),
 		every: opts.Every, lookBack: opts.LookBack, rescan: opts.Rescan, since: opts.Since,
 		resumed: !opts.From.IsZero(),
-		cp:      Checkpoint{Newest: opts.From.Newest, Swept: opts.From.Swept, Seen: maps.Clone(opts.From.Seen)},
+		cp:      Checkpoint{Newest: opts.From.Newest, Swept: opts.From.Swept, Seen: maps.Clone(opts.From.Seen), scope: opts.From.scope},
 	}
 	if f.every == 0 {
 		f.every = DefaultFollowEvery
@@ -213,7 +252,10 @@ func (f *Follower) validate() error {
 	case f.resumed && f.cp.Newest.IsZero() && f.cp.Swept.IsZero():
 		return &InputError{Field: "FollowOptions.From", Reason: "holds IDs but neither Newest nor Swept: not a checkpoint a tail or Checkpoint.Add made"}
 	}
-	if err := validateEnterprise(f.enterprise); err != nil {
+	if _, err := scopePath(f.scope); err != nil {
+		return err
+	}
+	if err := checkTie("FollowOptions.From", f.cp.scope, f.scope); err != nil {
 		return err
 	}
 	if err := f.q.Validate(); err != nil {
@@ -256,6 +298,7 @@ func (f *Follower) start(ctx context.Context) {
 		return
 	}
 	f.started = true
+	f.cp.scope = scopeKey(f.scope)
 	if !f.resumed {
 		since := f.since
 		if since.IsZero() {
@@ -333,7 +376,7 @@ func (f *Follower) read(ctx context.Context, from, stop time.Time, yield func(Ev
 	}
 	q := f.q
 	q.Phrase = phrase
-	for page, err := range f.c.Pages(ctx, f.enterprise, &q) {
+	for page, err := range f.c.Pages(ctx, f.scope, &q) {
 		if err != nil {
 			if ctx.Err() != nil {
 				return time.Time{}, false, false
@@ -391,7 +434,7 @@ func (f *Follower) prune() {
 func (f *Follower) Checkpoint() Checkpoint {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Checkpoint{Newest: f.cp.Newest, Swept: f.cp.Swept, Seen: maps.Clone(f.cp.Seen)}
+	return Checkpoint{Newest: f.cp.Newest, Swept: f.cp.Swept, Seen: maps.Clone(f.cp.Seen), scope: f.cp.scope}
 }
 
 // Tracked returns how many event IDs the Follower holds for de-duplication.

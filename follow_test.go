@@ -74,7 +74,9 @@ type arrival struct {
 // until the context ends at until, and tail returns how many times each ID
 // was delivered and the most IDs the Follower held at once (sampled every
 // tick). arrivals must be sorted by at.
-func tail(t *testing.T, fg *auditlogtest.Server, f *Follower, arrivals []arrival, tick time.Duration, until time.Time) (map[string]int, int) {
+// In an organization's tail, one arrival in three comes with an event of
+// another organization, which must not be delivered.
+func tail(t *testing.T, sc scopeCase, fg *auditlogtest.Server, f *Follower, arrivals []arrival, tick time.Duration, until time.Time) (map[string]int, int) {
 	t.Helper()
 	ctx, cancel := context.WithDeadline(t.Context(), until)
 	defer cancel()
@@ -95,7 +97,10 @@ func tail(t *testing.T, fg *auditlogtest.Server, f *Follower, arrivals []arrival
 			var batch []json.RawMessage
 			now := time.Now()
 			for ; i < len(arrivals) && !arrivals[i].at.After(now); i++ {
-				batch = append(batch, rawEvent(arrivals[i].id, arrivals[i].ts))
+				batch = append(batch, sc.event(arrivals[i].id, arrivals[i].ts))
+				if sc.org != "" && i%3 == 0 {
+					batch = append(batch, noise("noise-"+arrivals[i].id, arrivals[i].ts))
+				}
 			}
 			if len(batch) > 0 {
 				if err := fg.AddEvents(batch...); err != nil {
@@ -147,8 +152,17 @@ func checkOnce(t *testing.T, arrivals []arrival, got map[string]int) (missed, du
 // documentation). bench/ measures the same on a wall clock.
 func TestFollowAtVolume(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		fg := memFake(t, auditlogtest.WithEvents(), auditlogtest.WithoutRateLimits())
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testFollowAtVolume(t, sc) })
+		})
+	}
+}
+
+func testFollowAtVolume(t *testing.T, sc scopeCase) {
+	{
+		fg := memFake(t, auditlogtest.WithEvents(), auditlogtest.WithoutRateLimits(), withTestOrg())
 		c := memClient(t, fg, nil)
 		start := time.Now()
 		const rate = 1000 // events a minute
@@ -165,10 +179,10 @@ func TestFollowAtVolume(t *testing.T) {
 			arrivals = append(arrivals, arrival{fmt.Sprintf("ev-%05d", i), ts, at})
 		}
 		slices.SortFunc(arrivals, func(a, b arrival) int { return a.at.Compare(b.at) })
-		f := c.Follow(fg.Enterprise(), nil, FollowOptions{Since: start})
+		f := c.Follow(sc.scope, nil, FollowOptions{Since: start})
 		end := start.Add(minutes * time.Minute)
 		// After the last arrival, long enough for the last sweep.
-		got, maxTracked := tail(t, fg, f, arrivals, 30*time.Second, end.Add(lookBack+lookBack/2+3*DefaultFollowEvery))
+		got, maxTracked := tail(t, sc, fg, f, arrivals, 30*time.Second, end.Add(lookBack+lookBack/2+3*DefaultFollowEvery))
 		checkOnce(t, arrivals, got)
 
 		// Steady state: from minute 10 (the first sweeps are at 7.5 and
@@ -192,7 +206,7 @@ func TestFollowAtVolume(t *testing.T) {
 		// A look-back and a rescan of events (7,500), plus a poll's and a
 		// batch's worth.
 		assert.LessOrEqual(t, maxTracked, 9000, "IDs held")
-	})
+	}
 }
 
 // TestFollowCatchesLatenessUpToLookBack: events late by anything up to the
@@ -200,8 +214,17 @@ func TestFollowAtVolume(t *testing.T) {
 // once, and the IDs kept stay within a look-back and a rescan of events.
 func TestFollowCatchesLatenessUpToLookBack(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		fg := memFake(t, auditlogtest.WithEvents(rawEvent("old", synctestEpoch.Add(-time.Hour))), auditlogtest.WithoutRateLimits())
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testFollowCatchesLateness(t, sc) })
+		})
+	}
+}
+
+func testFollowCatchesLateness(t *testing.T, sc scopeCase) {
+	{
+		fg := memFake(t, auditlogtest.WithEvents(sc.event("old", synctestEpoch.Add(-time.Hour))), auditlogtest.WithoutRateLimits(), withTestOrg())
 		c := memClient(t, fg, nil)
 		start := time.Now()
 		const lookBack = 2 * time.Minute
@@ -221,10 +244,10 @@ func TestFollowCatchesLatenessUpToLookBack(t *testing.T) {
 			arrivals = append(arrivals, arrival{id, ts, at}, arrival{id + "-twin", ts, at})
 		}
 		slices.SortStableFunc(arrivals, func(a, b arrival) int { return a.at.Compare(b.at) })
-		f := c.Follow(fg.Enterprise(), &Query{Include: IncludeAll}, FollowOptions{
+		f := c.Follow(sc.scope, &Query{Include: IncludeAll}, FollowOptions{
 			Every: 5 * time.Second, LookBack: lookBack, Since: start.Add(-10 * time.Minute)})
 		last := arrivals[len(arrivals)-1].at
-		got, maxTracked := tail(t, fg, f, arrivals, tick, last.Add(2*lookBack))
+		got, maxTracked := tail(t, sc, fg, f, arrivals, tick, last.Add(2*lookBack))
 		checkOnce(t, arrivals, got)
 		// 200 ms apart, in twins: 10 events a second; a look-back and a
 		// rescan (3 minutes) is 1,800 of them, plus a poll's worth.
@@ -233,7 +256,7 @@ func TestFollowCatchesLatenessUpToLookBack(t *testing.T) {
 		for _, ts := range cp.Seen {
 			assert.False(t, ts.Before(cp.Swept), "the ID set holds an event before Swept")
 		}
-	})
+	}
 }
 
 // TestWalkHandsOverToFollow: the README's hand-over. A walk builds a
@@ -242,15 +265,20 @@ func TestFollowCatchesLatenessUpToLookBack(t *testing.T) {
 // acceptance).
 func TestWalkHandsOverToFollow(t *testing.T) {
 	t.Parallel()
-	for _, order := range []Order{OrderDesc, OrderAsc} {
-		t.Run(string(order), func(t *testing.T) {
+	for i, order := range []Order{OrderDesc, OrderAsc, OrderDesc, OrderAsc} {
+		sc := handScopes()[i/2]
+		t.Run(sc.name+"/"+string(order), func(t *testing.T) {
 			t.Parallel()
 			var history []json.RawMessage
 			for i := range 3000 {
-				history = append(history, rawEvent(fmt.Sprintf("h-%04d", i), synctestEpoch.Add(-3*time.Hour+time.Duration(i)*3*time.Second)))
+				ts := synctestEpoch.Add(-3*time.Hour + time.Duration(i)*3*time.Second)
+				history = append(history, sc.event(fmt.Sprintf("h-%04d", i), ts))
+				if sc.org != "" && i%3 == 0 {
+					history = append(history, noise(fmt.Sprintf("noise-h-%04d", i), ts))
+				}
 			}
 			synctest.Test(t, func(t *testing.T) {
-				fg := memFake(t, auditlogtest.WithEvents(history...), auditlogtest.WithoutRateLimits())
+				fg := memFake(t, auditlogtest.WithEvents(history...), auditlogtest.WithoutRateLimits(), withTestOrg())
 				c := memClient(t, fg, nil)
 				start := time.Now()
 				const lookBack = 5 * time.Minute
@@ -268,7 +296,7 @@ func TestWalkHandsOverToFollow(t *testing.T) {
 				slices.SortStableFunc(arrivals, func(a, b arrival) int { return a.at.Compare(b.at) })
 				var before []json.RawMessage // visible when the walk starts
 				for len(arrivals) > 0 && !arrivals[0].at.After(start) {
-					before = append(before, rawEvent(arrivals[0].id, arrivals[0].ts))
+					before = append(before, sc.event(arrivals[0].id, arrivals[0].ts))
 					arrivals = arrivals[1:]
 				}
 				require.NoError(t, fg.AddEvents(before...))
@@ -276,7 +304,7 @@ func TestWalkHandsOverToFollow(t *testing.T) {
 				delivered := map[string]int{}
 				var cp Checkpoint
 				q := &Query{Order: order, PerPage: 100}
-				for page, err := range c.Pages(t.Context(), fg.Enterprise(), q) {
+				for page, err := range c.Pages(t.Context(), sc.scope, q) {
 					require.NoError(t, err)
 					for _, ev := range page.Events {
 						delivered[ev.DocumentID]++
@@ -287,16 +315,16 @@ func TestWalkHandsOverToFollow(t *testing.T) {
 					if len(arrivals) > 0 && !arrivals[0].at.After(time.Now()) {
 						var batch []json.RawMessage
 						for len(arrivals) > 0 && !arrivals[0].at.After(time.Now()) {
-							batch = append(batch, rawEvent(arrivals[0].id, arrivals[0].ts))
+							batch = append(batch, sc.event(arrivals[0].id, arrivals[0].ts))
 							arrivals = arrivals[1:]
 						}
 						require.NoError(t, fg.AddEvents(batch...))
 					}
 				}
 				walked := len(delivered)
-				f := c.Follow(fg.Enterprise(), nil, FollowOptions{Every: 30 * time.Second, LookBack: lookBack, From: cp})
+				f := c.Follow(sc.scope, nil, FollowOptions{Every: 30 * time.Second, LookBack: lookBack, From: cp})
 				last := start.Add(30 * time.Minute)
-				tailed, _ := tail(t, fg, f, arrivals, time.Second, last.Add(3*lookBack))
+				tailed, _ := tail(t, sc, fg, f, arrivals, time.Second, last.Add(3*lookBack))
 				for id, n := range tailed {
 					delivered[id] += n
 				}
@@ -319,78 +347,92 @@ func TestWalkHandsOverToFollow(t *testing.T) {
 // other six, and no repeat in ten polls.
 func TestFollowResumesFromCheckpoint(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		base := time.Now().Add(-time.Minute)
-		srv, c := newFake(t, auditlogtest.WithEvents(eventsEvery(10, base, time.Second)...))
-		opts := FollowOptions{Every: time.Second, LookBack: time.Hour, Since: base.Add(-time.Second)}
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testFollowResumesFromCheckpoint(t, sc) })
+		})
+	}
+}
 
-		// First run: take 4 events, save the checkpoint as JSON, stop.
-		f := c.Follow(srv.Enterprise(), nil, opts)
-		var first []string
-		var saved []byte
-		for ev, err := range f.Events(t.Context()) {
+func testFollowResumesFromCheckpoint(t *testing.T, sc scopeCase) {
+	base := time.Now().Add(-time.Minute)
+	srv, c := newFake(t, withTestOrg(), auditlogtest.WithEvents(sc.eventsEvery(10, base, time.Second)...))
+	opts := FollowOptions{Every: time.Second, LookBack: time.Hour, Since: base.Add(-time.Second)}
+
+	// First run: take 4 events, save the checkpoint as JSON, stop.
+	f := c.Follow(sc.scope, nil, opts)
+	var first []string
+	var saved []byte
+	for ev, err := range f.Events(t.Context()) {
+		require.NoError(t, err)
+		first = append(first, ev.DocumentID)
+		if len(first) == 4 {
+			var err error
+			saved, err = json.Marshal(f.Checkpoint())
 			require.NoError(t, err)
-			first = append(first, ev.DocumentID)
-			if len(first) == 4 {
-				var err error
-				saved, err = json.Marshal(f.Checkpoint())
-				require.NoError(t, err)
-				break
-			}
+			break
 		}
-		// Second run from the checkpoint: exactly the other 6, in ten polls
-		// (enough to see any repeat).
-		var cp Checkpoint
-		require.NoError(t, json.Unmarshal(saved, &cp))
-		opts.From = cp
-		srv.ResetRequests()
-		ctx, cancel := context.WithTimeout(t.Context(), 10*opts.Every-time.Millisecond)
-		defer cancel()
-		var second []string
-		for ev, err := range c.Follow(srv.Enterprise(), nil, opts).Events(ctx) {
-			require.NoError(t, err)
-			second = append(second, ev.DocumentID)
-		}
-		assert.Equal(t, []string{"e0", "e1", "e2", "e3"}, first)
-		assert.Equal(t, []string{"e4", "e5", "e6", "e7", "e8", "e9"}, second)
-		assert.Equal(t, 10, auditLogRequests(srv), "polls")
-	})
+	}
+	// Second run from the checkpoint: exactly the other 6, in ten polls
+	// (enough to see any repeat).
+	var cp Checkpoint
+	require.NoError(t, json.Unmarshal(saved, &cp))
+	opts.From = cp
+	srv.ResetRequests()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*opts.Every-time.Millisecond)
+	defer cancel()
+	var second []string
+	for ev, err := range c.Follow(sc.scope, nil, opts).Events(ctx) {
+		require.NoError(t, err)
+		second = append(second, ev.DocumentID)
+	}
+	assert.Equal(t, []string{"e0", "e1", "e2", "e3"}, first)
+	assert.Equal(t, []string{"e4", "e5", "e6", "e7", "e8", "e9"}, second)
+	assert.Equal(t, 10, auditLogRequests(srv), "polls")
 }
 
 // TestFollowContextPerCall: the Follower holds no context; each range takes
 // its own, and a second range goes on where the first stopped (issue 12.6).
 func TestFollowContextPerCall(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		base := time.Now().Add(-time.Minute)
-		srv, c := newFake(t, auditlogtest.WithEvents(eventsEvery(6, base, time.Second)...))
-		f := c.Follow(srv.Enterprise(), nil, FollowOptions{Every: time.Second, Since: base.Add(-time.Second)})
-		assert.Empty(t, srv.Requests(), "Follow sent a request")
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testFollowContextPerCall(t, sc) })
+		})
+	}
+}
 
-		ctx1, cancel1 := context.WithCancel(t.Context())
-		defer cancel1()
-		var got []string
-		for ev, err := range f.Events(ctx1) {
-			require.NoError(t, err)
-			got = append(got, ev.DocumentID)
-			if len(got) == 3 {
-				cancel1() // the range ends with its context
-			}
-		}
-		assert.Equal(t, []string{"e0", "e1", "e2"}, got)
+func testFollowContextPerCall(t *testing.T, sc scopeCase) {
+	base := time.Now().Add(-time.Minute)
+	srv, c := newFake(t, withTestOrg(), auditlogtest.WithEvents(sc.eventsEvery(6, base, time.Second)...))
+	f := c.Follow(sc.scope, nil, FollowOptions{Every: time.Second, Since: base.Add(-time.Second)})
+	assert.Empty(t, srv.Requests(), "Follow sent a request")
 
-		ctx2, cancel2 := context.WithCancel(t.Context())
-		defer cancel2()
-		require.NoError(t, srv.AddEvents(rawEvent("e6", base.Add(10*time.Second))))
-		for ev, err := range f.Events(ctx2) {
-			require.NoError(t, err)
-			got = append(got, ev.DocumentID)
-			if len(got) == 7 {
-				break
-			}
+	ctx1, cancel1 := context.WithCancel(t.Context())
+	defer cancel1()
+	var got []string
+	for ev, err := range f.Events(ctx1) {
+		require.NoError(t, err)
+		got = append(got, ev.DocumentID)
+		if len(got) == 3 {
+			cancel1() // the range ends with its context
 		}
-		assert.Equal(t, []string{"e0", "e1", "e2", "e3", "e4", "e5", "e6"}, got)
-	})
+	}
+	assert.Equal(t, []string{"e0", "e1", "e2"}, got)
+
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	defer cancel2()
+	require.NoError(t, srv.AddEvents(sc.event("e6", base.Add(10*time.Second))))
+	for ev, err := range f.Events(ctx2) {
+		require.NoError(t, err)
+		got = append(got, ev.DocumentID)
+		if len(got) == 7 {
+			break
+		}
+	}
+	assert.Equal(t, []string{"e0", "e1", "e2", "e3", "e4", "e5", "e6"}, got)
 }
 
 // TestFollowIgnoresSinceWhenResuming: with From set, Since cannot skip what
@@ -398,107 +440,137 @@ func TestFollowContextPerCall(t *testing.T) {
 // (issue 12.6).
 func TestFollowIgnoresSinceWhenResuming(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		base := time.Now().Add(-time.Hour)
-		evs := eventsEvery(5, base, time.Minute)
-		srv, _ := newFake(t, auditlogtest.WithEvents(evs...))
-		logs := newCapture()
-		c := memClient(t, srv, logs)
-		var ev0 Event
-		require.NoError(t, ev0.UnmarshalJSON(evs[0]))
-		var cp Checkpoint
-		cp.Add(ev0)
-
-		f := c.Follow(srv.Enterprise(), nil, FollowOptions{
-			Every: time.Second, LookBack: time.Minute, From: cp,
-			Since: time.Now(), // a mistake: it would skip e1…e4
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testFollowIgnoresSinceWhenResuming(t, sc) })
 		})
-		var got []string
-		for ev, err := range f.Events(t.Context()) {
-			require.NoError(t, err)
-			got = append(got, ev.DocumentID)
-			if len(got) == 4 {
-				break
-			}
-		}
-		assert.Equal(t, []string{"e1", "e2", "e3", "e4"}, got)
-		assert.Contains(t, logs.text(), "FollowOptions.Since is ignored")
+	}
+}
+
+func testFollowIgnoresSinceWhenResuming(t *testing.T, sc scopeCase) {
+	base := time.Now().Add(-time.Hour)
+	evs := sc.eventsEvery(5, base, time.Minute)
+	srv, _ := newFake(t, withTestOrg(), auditlogtest.WithEvents(evs...))
+	logs := newCapture()
+	c := memClient(t, srv, logs)
+	var ev0 Event
+	require.NoError(t, ev0.UnmarshalJSON(evs[0]))
+	var cp Checkpoint
+	cp.Add(ev0)
+
+	f := c.Follow(sc.scope, nil, FollowOptions{
+		Every: time.Second, LookBack: time.Minute, From: cp,
+		Since: time.Now(), // a mistake: it would skip e1…e4
 	})
+	var got []string
+	for ev, err := range f.Events(t.Context()) {
+		require.NoError(t, err)
+		got = append(got, ev.DocumentID)
+		if len(got) == 4 {
+			break
+		}
+	}
+	assert.Equal(t, []string{"e1", "e2", "e3", "e4"}, got)
+	assert.Contains(t, logs.text(), "FollowOptions.Since is ignored")
 }
 
 // TestFollowMergesCreated: a created: in the caller's phrase and the tail's
 // own bound go out as one range; two in the phrase are refused (issue 12.3).
 func TestFollowMergesCreated(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		base := time.Now().Add(-time.Hour).Truncate(time.Second)
-		srv, c := newFake(t, auditlogtest.WithEvents(eventsEvery(6, base, 10*time.Minute)...))
-		phrase := Phrase().Action("repo.create").CreatedBefore(base.Add(35 * time.Minute)).String()
-		f := c.Follow(srv.Enterprise(), &Query{Phrase: phrase}, FollowOptions{Every: time.Second, Since: base.Add(15 * time.Minute)})
-		// Once the tail is past the phrase's end there is nothing left to ask
-		// for, and it sends nothing more.
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-		defer cancel()
-		var got []string
-		for ev, err := range f.Events(ctx) {
-			require.NoError(t, err)
-			got = append(got, ev.DocumentID)
-		}
-		assert.Equal(t, []string{"e2", "e3"}, got, "since 15m, before 35m")
-		require.NotZero(t, auditLogRequests(srv))
-		for _, r := range srv.Requests() {
-			if r.Path == auditlogtest.PathRateLimit {
-				continue // the warm start
-			}
-			q, err := url.ParseQuery(r.RawQuery)
-			require.NoError(t, err)
-			assert.Equal(t, 1, strings.Count(q.Get("phrase"), "created:"), q.Get("phrase"))
-		}
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testFollowMergesCreated(t, sc) })
+		})
+	}
+}
 
-		two := &Query{Phrase: "created:>=2026-01-01 action:repo created:<2026-02-01"}
-		for _, err := range c.Follow(srv.Enterprise(), two, FollowOptions{}).Events(t.Context()) {
-			var ie *InputError
-			require.ErrorAs(t, err, &ie)
-			assert.Equal(t, "Query.Phrase", ie.Field)
-			assert.Contains(t, ie.Reason, "alternatives")
+func testFollowMergesCreated(t *testing.T, sc scopeCase) {
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	srv, c := newFake(t, withTestOrg(), auditlogtest.WithEvents(sc.eventsEvery(6, base, 10*time.Minute)...))
+	phrase := Phrase().Action("repo.create").CreatedBefore(base.Add(35 * time.Minute)).String()
+	f := c.Follow(sc.scope, &Query{Phrase: phrase}, FollowOptions{Every: time.Second, Since: base.Add(15 * time.Minute)})
+	// Once the tail is past the phrase's end there is nothing left to ask
+	// for, and it sends nothing more.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	var got []string
+	for ev, err := range f.Events(ctx) {
+		require.NoError(t, err)
+		got = append(got, ev.DocumentID)
+	}
+	assert.Equal(t, []string{"e2", "e3"}, got, "since 15m, before 35m")
+	require.NotZero(t, auditLogRequests(srv))
+	for _, r := range srv.Requests() {
+		if r.Path == auditlogtest.PathRateLimit {
+			continue // the warm start
 		}
-	})
+		q, err := url.ParseQuery(r.RawQuery)
+		require.NoError(t, err)
+		assert.Equal(t, 1, strings.Count(q.Get("phrase"), "created:"), q.Get("phrase"))
+	}
+
+	two := &Query{Phrase: "created:>=2026-01-01 action:repo created:<2026-02-01"}
+	for _, err := range c.Follow(sc.scope, two, FollowOptions{}).Events(t.Context()) {
+		var ie *InputError
+		require.ErrorAs(t, err, &ie)
+		assert.Equal(t, "Query.Phrase", ie.Field)
+		assert.Contains(t, ie.Reason, "alternatives")
+	}
 }
 
 // TestFollowCancelDuringWait: cancelling the context of a tail waiting for
 // its next poll ends the range at once, with no further request.
 func TestFollowCancelDuringWait(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		srv, c := newFake(t, auditlogtest.WithEvents(rawEvent("a", time.Now())))
-		ctx, cancel := context.WithCancel(t.Context())
-		f := c.Follow(srv.Enterprise(), nil, FollowOptions{Every: time.Hour, Since: time.Now().Add(-time.Minute)})
-		done := make(chan time.Time, 1)
-		go func() {
-			for range f.Events(ctx) {
-				// first poll yields "a"; then the follower waits an hour
-			}
-			done <- time.Now()
-		}()
-		synctest.Wait() // the first poll is done and the follower waits
-		require.Equal(t, 1, auditLogRequests(srv))
-		time.Sleep(time.Minute) // into the hour-long wait
-		cancelled := time.Now()
-		cancel()
-		synctest.Wait()
-		select {
-		case end := <-done:
-			assert.Equal(t, cancelled, end, "returned after cancel")
-		default:
-			t.Fatal("Follow did not return after its context was cancelled")
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { testFollowCancelDuringWait(t, sc) })
+		})
+	}
+}
+
+func testFollowCancelDuringWait(t *testing.T, sc scopeCase) {
+	srv, c := newFake(t, withTestOrg(), auditlogtest.WithEvents(sc.event("a", time.Now())))
+	ctx, cancel := context.WithCancel(t.Context())
+	f := c.Follow(sc.scope, nil, FollowOptions{Every: time.Hour, Since: time.Now().Add(-time.Minute)})
+	done := make(chan time.Time, 1)
+	go func() {
+		for range f.Events(ctx) {
+			// first poll yields "a"; then the follower waits an hour
 		}
-		assert.Equal(t, 1, auditLogRequests(srv), "no request after cancel")
-	})
+		done <- time.Now()
+	}()
+	synctest.Wait() // the first poll is done and the follower waits
+	require.Equal(t, 1, auditLogRequests(srv))
+	time.Sleep(time.Minute) // into the hour-long wait
+	cancelled := time.Now()
+	cancel()
+	synctest.Wait()
+	select {
+	case end := <-done:
+		assert.Equal(t, cancelled, end, "returned after cancel")
+	default:
+		t.Fatal("Follow did not return after its context was cancelled")
+	}
+	assert.Equal(t, 1, auditLogRequests(srv), "no request after cancel")
 }
 
 func TestFollowRejectsBadOptions(t *testing.T) {
 	t.Parallel()
-	srv, c := newFake(t)
+	for _, sc := range handScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			testFollowRejectsBadOptions(t, sc)
+		})
+	}
+}
+
+func testFollowRejectsBadOptions(t *testing.T, sc scopeCase) {
+	srv, c := newFake(t, withTestOrg())
 	for _, tc := range []struct {
 		q     *Query
 		opts  FollowOptions
@@ -515,7 +587,7 @@ func TestFollowRejectsBadOptions(t *testing.T) {
 		{&Query{Phrase: "created:yesterday"}, FollowOptions{}, "Query.Phrase"},
 	} {
 		n := 0
-		for _, err := range c.Follow(srv.Enterprise(), tc.q, tc.opts).Events(context.Background()) {
+		for _, err := range c.Follow(sc.scope, tc.q, tc.opts).Events(context.Background()) {
 			var ie *InputError
 			require.ErrorAs(t, err, &ie)
 			assert.Equal(t, tc.field, ie.Field)

@@ -472,7 +472,7 @@ func FuzzResponse(f *testing.F) {
 		start := time.Now()
 		switch endpoint % 3 {
 		case 0:
-			_, err = c.AuditLog(context.Background(), "e", &Query{PerPage: 100})
+			_, err = c.AuditLog(context.Background(), Enterprise("e"), &Query{PerPage: 100})
 		case 1:
 			_, err = c.ListStreams(context.Background(), "e")
 		default:

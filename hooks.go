@@ -24,12 +24,14 @@ type Hooks struct {
 	// after a failed attempt; the wait before the retry, if any, is reported
 	// to OnWait as it starts.
 	OnRetry func(RetryInfo)
-	// OnRate is called with every budget GitHub reports for a resource: the
+	// OnRate is called with every budget GitHub reports, with the key of
+	// the budget it is kept under ([BudgetKey] of the call's [Scope] for the
+	// audit log, [ResourceAuditLogStreaming] for streams): the
 	// x-ratelimit-* headers of a response (Reset on the local clock), and
 	// the answer of GET /rate_limit at a warm start. A Rate whose Known is
-	// false says the server enforces no limit on resource (a success without
-	// rate headers).
-	OnRate func(resource string, r Rate)
+	// false says the server enforces no limit on that budget (a success
+	// without rate headers).
+	OnRate func(key string, r Rate)
 }
 
 // Reason says why the pipeline waits or retries.
@@ -61,7 +63,7 @@ const (
 type WaitInfo struct {
 	Method   string // the call's method, e.g. "GET"
 	Path     string // the call's URL path, e.g. "/enterprises/avocado-corp/audit-log"
-	Resource string // the rate-limit resource of the call, e.g. [ResourceAuditLog]
+	Resource string // the budget key the call is charged to, e.g. "audit_log:orgs/octo-org" (see [BudgetKey])
 	Reason   Reason
 	Wait     time.Duration // how long the call sleeps
 	Until    time.Time     // when it wakes, on the local clock
@@ -71,9 +73,9 @@ type WaitInfo struct {
 type RetryInfo struct {
 	Method      string
 	Path        string
-	Resource    string
-	Attempt     int // the attempt that failed, from 1; the retry is Attempt+1
-	MaxAttempts int // the call's bound on attempts
+	Resource    string // the budget key the call is charged to (see [BudgetKey])
+	Attempt     int    // the attempt that failed, from 1; the retry is Attempt+1
+	MaxAttempts int    // the call's bound on attempts
 	Reason      Reason
 	// After is how long the retry waits at least: GitHub's wait after a
 	// refusal, or the backoff after a transient failure.

@@ -76,26 +76,26 @@ func TestHooksReportEveryWaitAndRetry(t *testing.T) {
 			name: "secondary limit with retry-after", calls: 1,
 			rules: []auditlogtest.Rule{fault(1, auditlogtest.Fault{Kind: auditlogtest.FaultSecondary403, RetryAfter: time.Minute})},
 			want: []string{
-				"+0s retry audit_log " + page + ": attempt 1/5 failed, secondary rate limit after 1m0s (true)",
-				"+0s wait audit_log " + page + ": secondary rate limit 1m0s until +1m0s",
+				"+0s retry audit_log:enterprises/avocado-corp " + page + ": attempt 1/5 failed, secondary rate limit after 1m0s (true)",
+				"+0s wait audit_log:enterprises/avocado-corp " + page + ": secondary rate limit 1m0s until +1m0s",
 			},
 		},
 		{
 			name: "secondary limit without retry-after: a minute, then two", calls: 1,
 			rules: []auditlogtest.Rule{{Match: pages, Times: 2, Fault: auditlogtest.Fault{Kind: auditlogtest.FaultSecondaryBare}}},
 			want: []string{
-				"+0s retry audit_log " + page + ": attempt 1/5 failed, secondary rate limit after 1m0s (true)",
-				"+0s wait audit_log " + page + ": secondary rate limit 1m0s until +1m0s",
-				"+1m0s retry audit_log " + page + ": attempt 2/5 failed, secondary rate limit after 2m0s (true)",
-				"+1m0s wait audit_log " + page + ": secondary rate limit 2m0s until +3m0s",
+				"+0s retry audit_log:enterprises/avocado-corp " + page + ": attempt 1/5 failed, secondary rate limit after 1m0s (true)",
+				"+0s wait audit_log:enterprises/avocado-corp " + page + ": secondary rate limit 1m0s until +1m0s",
+				"+1m0s retry audit_log:enterprises/avocado-corp " + page + ": attempt 2/5 failed, secondary rate limit after 2m0s (true)",
+				"+1m0s wait audit_log:enterprises/avocado-corp " + page + ": secondary rate limit 2m0s until +3m0s",
 			},
 		},
 		{
 			name: "primary limit: until the reset", calls: 1,
 			rules: []auditlogtest.Rule{fault(1, auditlogtest.Fault{Kind: auditlogtest.FaultPrimary429Once, RetryAfter: 10 * time.Minute})},
 			want: []string{
-				"+0s retry audit_log " + page + ": attempt 1/5 failed, primary rate limit after 10m0s (true)",
-				"+0s wait audit_log " + page + ": primary rate limit 10m0s until +10m0s",
+				"+0s retry audit_log:enterprises/avocado-corp " + page + ": attempt 1/5 failed, primary rate limit after 10m0s (true)",
+				"+0s wait audit_log:enterprises/avocado-corp " + page + ": primary rate limit 10m0s until +10m0s",
 			},
 		},
 		{
@@ -105,17 +105,17 @@ func TestHooksReportEveryWaitAndRetry(t *testing.T) {
 				fault(1, auditlogtest.Fault{Kind: auditlogtest.FaultReset}),
 			},
 			want: []string{
-				"+0s retry audit_log " + page + ": attempt 1/5 failed, transient failure after 1s (true)",
-				"+0s wait audit_log " + page + ": transient failure 1s until +1s",
-				"+1s retry audit_log " + page + ": attempt 2/5 failed, transient failure after 2s (true)",
-				"+1s wait audit_log " + page + ": transient failure 2s until +3s",
+				"+0s retry audit_log:enterprises/avocado-corp " + page + ": attempt 1/5 failed, transient failure after 1s (true)",
+				"+0s wait audit_log:enterprises/avocado-corp " + page + ": transient failure 1s until +1s",
+				"+1s retry audit_log:enterprises/avocado-corp " + page + ": attempt 2/5 failed, transient failure after 2s (true)",
+				"+1s wait audit_log:enterprises/avocado-corp " + page + ": transient failure 2s until +3s",
 			},
 		},
 		{
 			name: "the budget: a spent window waits for its reset", calls: 3,
 			opts:  []auditlogtest.Option{auditlogtest.WithRateLimit(ResourceAuditLog, 2, time.Hour)},
 			copts: []Option{WithMaxWait(2 * time.Hour)},
-			want:  []string{"+0s wait audit_log " + page + ": budget 1h0m0s until +1h0m0s"},
+			want:  []string{"+0s wait audit_log:enterprises/avocado-corp " + page + ": budget 1h0m0s until +1h0m0s"},
 		},
 		{
 			name: "a refusal met by the last attempt: no retry, no wait", calls: 1, fails: true,
@@ -141,7 +141,7 @@ func TestHooksReportEveryWaitAndRetry(t *testing.T) {
 				c.backoff.jitter = func(d time.Duration) time.Duration { return d }
 				var err error
 				for range tc.calls {
-					if _, err = c.AuditLog(t.Context(), srv.Enterprise(), nil); err != nil {
+					if _, err = c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil); err != nil {
 						break
 					}
 				}
@@ -185,15 +185,15 @@ func TestHooksSeeAnotherCallsHold(t *testing.T) {
 		b, err := NewBudget(nil)
 		require.NoError(t, err)
 		first := memClient(t, srv, nil, WithLimiter(b), WithMaxWait(0))
-		_, err = first.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = first.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		recordErr(err)
 		require.ErrorIs(t, err, ErrRateLimited)
 		time.Sleep(10 * time.Second)
 		h := &hookLog{start: time.Now()}
 		other := memClient(t, srv, nil, WithLimiter(b), WithHooks(h.hooks()))
-		_, err = other.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = other.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		require.NoError(t, err)
-		assert.Equal(t, []string{"+0s wait audit_log GET /enterprises/avocado-corp/audit-log: budget 20s until +20s"}, h.lines)
+		assert.Equal(t, []string{"+0s wait audit_log:enterprises/avocado-corp GET /enterprises/avocado-corp/audit-log: budget 20s until +20s"}, h.lines)
 	})
 }
 
@@ -213,15 +213,15 @@ func TestHooksWaitOutlastingTheRefusal(t *testing.T) {
 		onRetry := hooks.OnRetry
 		hooks.OnRetry = func(r RetryInfo) {
 			onRetry(r)
-			b.Pause(ResourceAuditLog, time.Now().Add(5*time.Minute)) // another call was refused meanwhile
+			b.Pause(BudgetKey(Enterprise(srv.Enterprise())), time.Now().Add(5*time.Minute)) // another call was refused meanwhile
 		}
 		c := memClient(t, srv, nil, WithLimiter(b), WithHooks(hooks))
-		_, err = c.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		require.NoError(t, err)
 		const page = "GET /enterprises/avocado-corp/audit-log"
 		assert.Equal(t, []string{
-			"+0s retry audit_log " + page + ": attempt 1/5 failed, secondary rate limit after 1m0s (true)",
-			"+0s wait audit_log " + page + ": budget 5m0s until +5m0s",
+			"+0s retry audit_log:enterprises/avocado-corp " + page + ": attempt 1/5 failed, secondary rate limit after 1m0s (true)",
+			"+0s wait audit_log:enterprises/avocado-corp " + page + ": budget 5m0s until +5m0s",
 		}, h.lines)
 	})
 }

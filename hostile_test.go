@@ -77,7 +77,7 @@ func (h *hostile) requests() []*http.Request {
 // limit events so that a walk that would loop for ever ends, keeps the
 // IDs in h.ids and returns the first error.
 func (h *hostile) walk(ctx context.Context, limit int) error {
-	for ev, err := range h.c.Events(ctx, "e", nil) {
+	for ev, err := range h.c.Events(ctx, Enterprise("e"), nil) {
 		if err != nil {
 			return err
 		}
@@ -181,7 +181,7 @@ var hostileCases = []hostileCase{
 			assert.Empty(t, h.ids)
 			assert.Contains(t, err.Error(), fmt.Sprintf("more than %d", maxPageElements))
 			assert.Len(t, h.requests(), 1, "refused, not retried")
-			_, err = h.c.AuditLog(context.Background(), "e", nil)
+			_, err = h.c.AuditLog(context.Background(), Enterprise("e"), nil)
 			assert.Error(t, h.also(err))
 		},
 	},
@@ -492,10 +492,10 @@ var hostileCases = []hostileCase{
 		},
 		options: func(*hostile) []Option { return []Option{WithMaxWait(0)} },
 		call: func(ctx context.Context, h *hostile) error {
-			if _, err := h.c.AuditLog(ctx, "e", nil); err != nil {
+			if _, err := h.c.AuditLog(ctx, Enterprise("e"), nil); err != nil {
 				return err
 			}
-			_, err := h.c.AuditLog(ctx, "e", nil)
+			_, err := h.c.AuditLog(ctx, Enterprise("e"), nil)
 			return err
 		},
 		check: func(t *testing.T, h *hostile, err error) {
@@ -541,7 +541,7 @@ var hostileCases = []hostileCase{
 		call: func(ctx context.Context, h *hostile) error {
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			f := h.c.Follow("e", nil, FollowOptions{Every: time.Millisecond, LookBack: time.Minute, Since: time.Now().Add(-time.Hour)})
+			f := h.c.Follow(Enterprise("e"), nil, FollowOptions{Every: time.Millisecond, LookBack: time.Minute, Since: time.Now().Add(-time.Hour)})
 			go func() { // five polls, then stop
 				for ctx.Err() == nil && len(h.requests()) < 5 {
 					time.Sleep(time.Millisecond)
@@ -819,7 +819,7 @@ var hostileCases = []hostileCase{
 			}
 		},
 		call: func(ctx context.Context, h *hostile) error {
-			for _, err := range h.c.Events(ctx, "e", nil) {
+			for _, err := range h.c.Events(ctx, Enterprise("e"), nil) {
 				if err != nil {
 					return err
 				}
@@ -872,7 +872,7 @@ var hostileCases = []hostileCase{
 		options: func(*hostile) []Option { return []Option{WithAttemptTimeout(time.Second)} },
 		call: func(ctx context.Context, h *hostile) error {
 			start := time.Now()
-			_, err := h.c.AuditLog(ctx, "e", nil)
+			_, err := h.c.AuditLog(ctx, Enterprise("e"), nil)
 			if d := time.Since(start); d > 5*time.Second {
 				return fmt.Errorf("the first call took %v", d)
 			}
@@ -880,7 +880,7 @@ var hostileCases = []hostileCase{
 		},
 		check: func(t *testing.T, h *hostile, err error) {
 			require.NoError(t, err)
-			assert.Contains(t, h.logs.text(), "starting cold resource=audit_log why=out of time")
+			assert.Contains(t, h.logs.text(), "starting cold resource=audit_log:enterprises/e why=out of time")
 		},
 	},
 }
@@ -937,7 +937,7 @@ func TestHostileServer(t *testing.T) { //nolint:paralleltest // the serial cases
 			call := tc.call
 			if call == nil {
 				call = func(ctx context.Context, h *hostile) error {
-					_, err := h.c.AuditLog(ctx, "e", nil)
+					_, err := h.c.AuditLog(ctx, Enterprise("e"), nil)
 					return err
 				}
 			}

@@ -30,24 +30,26 @@ func ids(t *testing.T, raws []json.RawMessage) []string {
 func TestEventsWalkEqualsDataset(t *testing.T) {
 	t.Parallel()
 	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(10_000, 7))
-	for _, order := range []Order{OrderDesc, OrderAsc} {
-		for _, include := range []Include{IncludeWeb, IncludeGit, IncludeAll} {
-			want := srv.Events(include, order)
-			require.NotEmpty(t, want)
-			for _, per := range []int{1, 7, 30, 100} {
-				t.Run(fmt.Sprintf("%s/%s/%d", order, include, per), func(t *testing.T) {
-					t.Parallel()
-					q := &Query{Order: order, Include: include, PerPage: per}
-					i := 0
-					for ev, err := range c.Events(context.Background(), srv.Enterprise(), q) {
-						require.NoError(t, err)
-						require.Less(t, i, len(want), "more events than the dataset")
-						// Same event, same place, byte for byte.
-						require.Equal(t, string(want[i]), string(ev.Raw()), "event %d", i)
-						i++
-					}
-					require.Equal(t, len(want), i)
-				})
+	for _, sc := range scopes(srv) {
+		for _, order := range []Order{OrderDesc, OrderAsc} {
+			for _, include := range []Include{IncludeWeb, IncludeGit, IncludeAll} {
+				want := sc.events(include, order)
+				require.NotEmpty(t, want)
+				for _, per := range []int{1, 7, 30, 100} {
+					t.Run(fmt.Sprintf("%s/%s/%s/%d", sc.name, order, include, per), func(t *testing.T) {
+						t.Parallel()
+						q := &Query{Order: order, Include: include, PerPage: per}
+						i := 0
+						for ev, err := range c.Events(context.Background(), sc.scope, q) {
+							require.NoError(t, err)
+							require.Less(t, i, len(want), "more events than the dataset")
+							// Same event, same place, byte for byte.
+							require.Equal(t, string(want[i]), string(ev.Raw()), "event %d", i)
+							i++
+						}
+						require.Equal(t, len(want), i)
+					})
+				}
 			}
 		}
 	}
@@ -56,13 +58,22 @@ func TestEventsWalkEqualsDataset(t *testing.T) {
 func TestPagesResumeFromEveryBoundary(t *testing.T) {
 	t.Parallel()
 	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(2_000, 11))
-	want := ids(t, srv.Events("all", "desc"))
+	for _, sc := range scopes(srv) {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			testResumeFromEveryBoundary(t, c, sc)
+		})
+	}
+}
+
+func testResumeFromEveryBoundary(t *testing.T, c *Client, sc scopeCase) {
+	want := ids(t, sc.events("all", "desc"))
 	q := &Query{Include: IncludeAll, PerPage: 30}
 
 	var boundaries [][]byte // saved cursor text after each page
 	var seen []string       // events read before each boundary, cumulative
 	var prefix []int
-	for page, err := range c.Pages(context.Background(), srv.Enterprise(), q) {
+	for page, err := range c.Pages(context.Background(), sc.scope, q) {
 		require.NoError(t, err)
 		for _, ev := range page.Events {
 			seen = append(seen, ev.DocumentID)
@@ -82,7 +93,7 @@ func TestPagesResumeFromEveryBoundary(t *testing.T) {
 		var saved Cursor
 		require.NoError(t, saved.UnmarshalText(text))
 		got := append([]string(nil), seen[:prefix[k]]...)
-		for ev, err := range c.Events(context.Background(), srv.Enterprise(), q.At(saved)) {
+		for ev, err := range c.Events(context.Background(), sc.scope, q.At(saved)) {
 			require.NoError(t, err)
 			got = append(got, ev.DocumentID)
 		}
@@ -92,9 +103,19 @@ func TestPagesResumeFromEveryBoundary(t *testing.T) {
 
 func TestPagesBreakStopsRequests(t *testing.T) {
 	t.Parallel()
-	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(500, 3))
+	srv := memFake(t, auditlogtest.WithGeneratedEvents(500, 3))
+	for _, sc := range scopes(srv) {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := newFake(t, auditlogtest.WithGeneratedEvents(500, 3))
+			testBreakStopsRequests(t, srv, c, sc.scope)
+		})
+	}
+}
+
+func testBreakStopsRequests(t *testing.T, srv *auditlogtest.Server, c *Client, scope Scope) {
 	q := &Query{PerPage: 10}
-	seq := c.Pages(context.Background(), srv.Enterprise(), q)
+	seq := c.Pages(context.Background(), scope, q)
 	assert.Empty(t, srv.Requests(), "creating the iterator sent a request")
 	n := 0
 	for _, err := range seq {
@@ -108,7 +129,7 @@ func TestPagesBreakStopsRequests(t *testing.T) {
 	// Events: break in the middle of a page, no further request.
 	srv.ResetRequests()
 	n = 0
-	for _, err := range c.Events(context.Background(), srv.Enterprise(), q) {
+	for _, err := range c.Events(context.Background(), scope, q) {
 		require.NoError(t, err)
 		if n++; n == 15 {
 			break
@@ -121,62 +142,79 @@ func TestPagesBreakStopsRequests(t *testing.T) {
 func TestPagesYieldOneErrorAndStop(t *testing.T) {
 	t.Parallel()
 	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(100, 3))
-	var errs int
-	for _, err := range c.Events(context.Background(), "no-such-enterprise", nil) {
-		require.ErrorIs(t, err, ErrNotFound)
-		errs++
+	for _, unknown := range []Scope{Enterprise("no-such-enterprise"), Organization("no-such-org"), OrganizationID(4242)} {
+		errs := 0
+		for _, err := range c.Events(context.Background(), unknown, nil) {
+			require.ErrorIs(t, err, ErrNotFound)
+			errs++
+		}
+		assert.Equal(t, 1, errs)
 	}
-	assert.Equal(t, 1, errs)
-	errs = 0
-	for _, err := range c.Pages(context.Background(), srv.Enterprise(), &Query{PerPage: 500}) {
-		require.ErrorIs(t, err, ErrInvalidInput)
-		errs++
+	for _, sc := range scopes(srv) {
+		errs := 0
+		for _, err := range c.Pages(context.Background(), sc.scope, &Query{PerPage: 500}) {
+			require.ErrorIs(t, err, ErrInvalidInput)
+			errs++
+		}
+		assert.Equal(t, 1, errs)
 	}
-	assert.Equal(t, 1, errs)
 }
 
 func TestPagesEnterpriseServerPageNumbers(t *testing.T) {
 	t.Parallel()
-	srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(250, 5))
-	require.True(t, strings.HasSuffix(srv.URL(), "/api/v3"))
-	want := ids(t, srv.Events("web", "desc"))
-	var got []string
-	pages := 0
-	for page, err := range c.Pages(context.Background(), srv.Enterprise(), &Query{PerPage: 40}) {
-		require.NoError(t, err)
-		pages++
-		for _, ev := range page.Events {
-			got = append(got, ev.DocumentID)
-		}
-	}
-	assert.Equal(t, want, got)
-	assert.Equal(t, (len(want)+39)/40, pages)
-	for _, r := range srv.Requests()[1:] {
-		assert.Contains(t, r.RawQuery, "page=", "GHES walk must follow page numbers")
+	srv := memFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(250, 5))
+	for _, sc := range scopes(srv) {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(250, 5))
+			require.True(t, strings.HasSuffix(srv.URL(), "/api/v3"))
+			want := ids(t, sc.events("web", "desc"))
+			var got []string
+			pages := 0
+			for page, err := range c.Pages(context.Background(), sc.scope, &Query{PerPage: 40}) {
+				require.NoError(t, err)
+				pages++
+				for _, ev := range page.Events {
+					got = append(got, ev.DocumentID)
+				}
+			}
+			assert.Equal(t, want, got)
+			assert.Equal(t, (len(want)+39)/40, pages)
+			require.Greater(t, pages, 1)
+			for _, r := range srv.Requests()[1:] {
+				assert.Contains(t, r.RawQuery, "page=", "GHES walk must follow page numbers")
+			}
+		})
 	}
 }
 
 func TestPagesDropRepeatsWhenPageNumbersShift(t *testing.T) {
 	t.Parallel()
-	srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(100, 5))
-	newest := time.Now().UnixMilli()
-	want := ids(t, srv.Events("web", "desc"))
-	var got []string
-	for page, err := range c.Pages(context.Background(), srv.Enterprise(), &Query{PerPage: 10}) {
-		require.NoError(t, err)
-		for _, ev := range page.Events {
-			got = append(got, ev.DocumentID)
-		}
-		if len(got) == 10 {
-			// Three newer events arrive: page 2 now starts with the last
-			// three of page 1.
-			for i := range 3 {
-				require.NoError(t, srv.AddEvents(json.RawMessage(fmt.Sprintf(
-					`{"@timestamp":%d,"_document_id":"new-%d","action":"repo.create"}`, newest+int64(i)+1000, i))))
+	srv := memFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(300, 5))
+	for _, sc := range scopes(srv) {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(300, 5))
+			newest := time.Now().UnixMilli()
+			want := ids(t, sc.events("web", "desc"))
+			var got []string
+			for page, err := range c.Pages(context.Background(), sc.scope, &Query{PerPage: 10}) {
+				require.NoError(t, err)
+				for _, ev := range page.Events {
+					got = append(got, ev.DocumentID)
+				}
+				if len(got) == 10 {
+					// Three newer events arrive: page 2 now starts with the
+					// last three of page 1.
+					for i := range 3 {
+						require.NoError(t, srv.AddEvents(sc.inOrg(json.RawMessage(fmt.Sprintf(
+							`{"@timestamp":%d,"_document_id":"new-%d","action":"repo.create"}`, newest+int64(i)+1000, i)))))
+					}
+				}
 			}
-		}
+			assert.Equal(t, want, got, "every original event, once, in order")
+		})
 	}
-	assert.Equal(t, want, got, "every original event, once, in order")
 }
 
 // eventsEvery makes n minimal events, e0, e1, …, step apart from base.
@@ -203,20 +241,22 @@ func rawEvent(id string, ts time.Time) json.RawMessage {
 // of run on a fake clock.
 func TestEventsExactlyOnceUnderFaults(t *testing.T) {
 	t.Parallel()
-	for _, order := range []Order{OrderDesc, OrderAsc} {
-		t.Run(string(order), func(t *testing.T) {
+	for i, order := range []Order{OrderDesc, OrderAsc, OrderDesc, OrderAsc} {
+		t.Run(fmt.Sprintf("%s/%d", order, i/2), func(t *testing.T) {
 			t.Parallel()
 			srv := auditlogtest.New(t,
 				auditlogtest.WithGeneratedEvents(10_000, 21),
 				auditlogtest.WithRateLimit(ResourceAuditLog, 1<<30, time.Hour),
-				auditlogtest.WithSeed(int64(len(order))),
+				auditlogtest.WithSeed(int64(len(order)+i)),
 				auditlogtest.WithFaults(auditlogtest.Faults{ServerError: 0.05, Reset: 0.02, Truncate: 0.02}))
-			want := ids(t, srv.Events(IncludeAll, order))
+			sc := scopes(srv)[i/2]
+			t.Log(sc.name)
+			want := ids(t, sc.events(IncludeAll, order))
 			c, err := NewClient(WithBaseURL(srv.URL()), WithToken(srv.Token()), WithLogger(testLogger), WithMaxAttempts(20))
 			require.NoError(t, err)
 			c.backoff.jitter = func(time.Duration) time.Duration { return 0 }
 			var got []string
-			for ev, err := range c.Events(t.Context(), srv.Enterprise(), &Query{Order: order, Include: IncludeAll, PerPage: 30}) {
+			for ev, err := range c.Events(t.Context(), sc.scope, &Query{Order: order, Include: IncludeAll, PerPage: 30}) {
 				require.NoError(t, err)
 				got = append(got, ev.DocumentID)
 			}

@@ -192,7 +192,7 @@ func TestLeakScannerCatchesLeaks(t *testing.T) {
 	// The helpers' clients write to the suite capture.
 	c, mux, _ := setup(t)
 	mux.HandleFunc("GET /enterprises/scan-probe/audit-log", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "[]") })
-	_, err := c.AuditLog(context.Background(), "scan-probe", nil)
+	_, err := c.AuditLog(context.Background(), Enterprise("scan-probe"), nil)
 	recordErr(err, fmt.Errorf("scan-probe-error"))
 	if err != nil {
 		t.Fatal(err)

@@ -25,11 +25,14 @@ import (
 //   - any other Cursor is the position after some page.
 //
 // A Cursor belongs to the query that produced it (its phrase, include and
-// order; and page size, for page numbers): resuming it with another query is
-// an [*InputError] for "Cursor", before anything is sent. Cursors are not
-// secret; they marshal as text (e.g. "after=MS42NjQz...&q=3f9c0a1b2c3d4e5f",
-// "done&q=...") so they can be saved in a file or a database and restored
-// with UnmarshalText.
+// order; and page size, for page numbers) and to the [Scope] it walked:
+// resuming it with another query, or on another scope, is an [*InputError]
+// for "Cursor", before anything is sent. A scope is compared as it was
+// named, without case: a walk begun on Enterprise("13827") does not resume
+// on Enterprise("avocado-corp"). Cursors are not secret; they marshal as
+// text (e.g. "after=MS42NjQz...&q=3f9c0a1b2c3d4e5f&scope=orgs%2Focto-org",
+// "done&q=...&scope=...") so they can be saved in a file or a database and
+// restored with UnmarshalText.
 type Cursor struct {
 	after  string
 	before string
@@ -37,6 +40,7 @@ type Cursor struct {
 	pin    int64 // page numbers: the created: upper bound (Unix seconds) they count under; 0 none
 	done   bool
 	query  string // fingerprint of the query the cursor belongs to; "" when unknown
+	scope  string // key of the scope whose walk it is (scopeKey); "" when unknown
 }
 
 // IsZero reports whether c is the zero Cursor, the start of a query.
@@ -66,6 +70,9 @@ func (c Cursor) String() string {
 	if c.query != "" {
 		s += "&q=" + c.query
 	}
+	if c.scope != "" {
+		s += "&scope=" + url.QueryEscape(c.scope)
+	}
 	return s
 }
 
@@ -74,7 +81,8 @@ func (c Cursor) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts what
 // MarshalText wrote, and empty text as the zero Cursor. Text saved by an
-// earlier version (without "&q=") is accepted and not tied to a query.
+// earlier version (without "&q=" or "&scope=") is accepted and not tied to
+// a query or a scope.
 func (c *Cursor) UnmarshalText(b []byte) error {
 	parsed, err := parseCursor(string(b))
 	if err != nil {
@@ -128,6 +136,11 @@ func parseCursor(s string) (Cursor, error) {
 				return bad(fmt.Sprintf("q must be 16 hex digits, got %s", quoteValue(v)))
 			}
 			c.query = v
+		case i > 0 && key == "scope" && c.scope == "":
+			if !validScopeKey(v) {
+				return bad(fmt.Sprintf("scope must be enterprises/…, orgs/… or organizations/…, got %s", quoteValue(v)))
+			}
+			c.scope = v
 		default:
 			return bad(fmt.Sprintf("%s is not after=…, before=…, page=N or done", quoteValue(s)))
 		}
@@ -142,7 +155,7 @@ func parseCursor(s string) (Cursor, error) {
 func (q *Query) At(c Cursor) *Query {
 	cp := *q
 	cp.After, cp.Before, cp.Page = c.after, c.before, c.page
-	cp.pin, cp.done, cp.tie = c.pin, c.done, c.query
+	cp.pin, cp.done, cp.tie, cp.scope = c.pin, c.done, c.query, c.scope
 	return &cp
 }
 
@@ -321,8 +334,8 @@ func (p *positions) add(c Cursor) bool {
 	return true
 }
 
-// Pages returns an iterator over the pages of the enterprise's audit log
-// that q selects, from q's position (the start, or a cursor set with
+// Pages returns an iterator over the pages of the audit log of s (an
+// [Enterprise], an [Organization] or an [OrganizationID]) that q selects, from q's position (the start, or a cursor set with
 // [Query.At]) to the last page. It does nothing until ranged over; q is
 // copied when Pages is called and never modified. Each page is fetched
 // through the client's pipeline, so transient failures are retried on the
@@ -335,7 +348,7 @@ func (p *positions) add(c Cursor) bool {
 // # Exactly once across restarts
 //
 // Process every event of a page, then persist page.Next (a [Cursor] is a
-// TextMarshaler). To resume, range over Pages(ctx, enterprise, q.At(saved)):
+// TextMarshaler). To resume, range over Pages(ctx, s, q.At(saved)):
 // it yields exactly the events after the saved page. The last page's Next
 // says the walk is finished, so resuming a finished walk sends no request;
 // events that arrive after it are [Client.Follow]'s to deliver. If the
@@ -355,20 +368,13 @@ func (p *positions) add(c Cursor) bool {
 // pin (arrivals go to its end), but on a server with a retention period, old
 // events expiring during it shift its pages forward and can be skipped:
 // walk newest first there.
-func (c *Client) Pages(ctx context.Context, enterprise string, q *Query) iter.Seq2[*Page, error] {
+func (c *Client) Pages(ctx context.Context, s Scope, q *Query) iter.Seq2[*Page, error] {
 	start := copyQuery(q)
 	return func(yield func(*Page, error) bool) {
 		q := start
 		if q.done {
 			// A finished walk: check the call all the same, send nothing.
-			err := validateEnterprise(enterprise)
-			if err == nil {
-				err = q.Validate()
-			}
-			if err == nil && ctx == nil {
-				err = &InputError{Field: "ctx", Reason: "context is nil"}
-			}
-			if err != nil {
+			if _, err := checkCall(ctx, s, &q); err != nil {
 				yield(nil, err)
 			}
 			return
@@ -377,7 +383,7 @@ func (c *Client) Pages(ctx context.Context, enterprise string, q *Query) iter.Se
 		followed.add(Cursor{after: q.After, before: q.Before, page: q.Page})
 		var prevIDs map[string]struct{}
 		for {
-			page, err := c.AuditLog(ctx, enterprise, &q)
+			page, err := c.AuditLog(ctx, s, &q)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -403,8 +409,8 @@ func (c *Client) Pages(ctx context.Context, enterprise string, q *Query) iter.Se
 // see [Client.Pages] for its behaviour. Events are yielded as values: an
 // Event is immutable and shares memory with its page, so a value costs no
 // allocation and cannot be changed behind the iterator's back.
-func (c *Client) Events(ctx context.Context, enterprise string, q *Query) iter.Seq2[Event, error] {
-	pages := c.Pages(ctx, enterprise, q)
+func (c *Client) Events(ctx context.Context, s Scope, q *Query) iter.Seq2[Event, error] {
+	pages := c.Pages(ctx, s, q)
 	return func(yield func(Event, error) bool) {
 		for page, err := range pages {
 			if err != nil {

@@ -85,7 +85,9 @@ func TestCursorText(t *testing.T) {
 	t.Parallel()
 	fp := (&Query{Phrase: "action:repo"}).fingerprint(false)
 	for _, c := range []Cursor{{}, {after: "MS42NjQz+/="}, {before: "abc"}, {page: 7},
-		{after: "MS42NjQz+/=", query: fp}, {page: 7, pin: 1767225600, query: fp}, {done: true, query: fp}, {done: true}} {
+		{after: "MS42NjQz+/=", query: fp}, {page: 7, pin: 1767225600, query: fp}, {done: true, query: fp}, {done: true},
+		{after: "MS42NjQz+/=", query: fp, scope: "orgs/octo-org"}, {done: true, query: fp, scope: "enterprises/avocado_corp.eu"},
+		{page: 3, pin: 1767225600, query: fp, scope: "organizations/62012"}, {before: "abc", scope: "enterprises/13827"}} {
 		b, err := c.MarshalText()
 		require.NoError(t, err)
 		var back Cursor
@@ -95,7 +97,9 @@ func TestCursorText(t *testing.T) {
 	}
 	for _, bad := range []string{"after", "after=", "page=0", "page=-1", "page=x", "sideways=1", "after=%zz", "after=a%20b", "before=%0A",
 		"done=1", "after=x&q=123", "after=x&q=zzzzzzzzzzzzzzzz", "after=x&pin=5", "page=2&pin=0", "page=2&q=" + fp + "&q=" + fp,
-		"q=" + fp, "after=x&sideways=1", "&done"} {
+		"q=" + fp, "after=x&sideways=1", "&done", "after=x&scope=orgs%2F-x", "after=x&scope=orgs%2FOcto", "after=x&scope=teams%2Fx",
+		"after=x&scope=organizations%2F0", "after=x&scope=organizations%2F012", "after=x&scope=orgs", "after=x&scope=orgs%2Fa&scope=orgs%2Fa",
+		"scope=orgs%2Fa"} {
 		var c Cursor
 		err := c.UnmarshalText([]byte(bad))
 		var ie *InputError
@@ -120,43 +124,49 @@ func TestCursorText(t *testing.T) {
 // request and yields nothing (issue 12.1).
 func TestResumeFinishedWalkSendsNothing(t *testing.T) {
 	t.Parallel()
-	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(250, 3))
-	ctx := context.Background()
-	q := &Query{Include: IncludeAll, PerPage: 100}
-	var saved []byte
-	n := 0
-	for page, err := range c.Pages(ctx, srv.Enterprise(), q) {
-		require.NoError(t, err)
-		n += len(page.Events)
-		saved, err = page.Next.MarshalText()
-		require.NoError(t, err)
-	}
-	require.Equal(t, len(srv.Events("all", "desc")), n)
-	require.NotEmpty(t, saved, "a finished walk's position is not the zero cursor")
+	srv := memFake(t, auditlogtest.WithGeneratedEvents(250, 3))
+	for _, sc := range scopes(srv) {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := newFake(t, auditlogtest.WithGeneratedEvents(250, 3))
+			ctx := context.Background()
+			q := &Query{Include: IncludeAll, PerPage: 100}
+			var saved []byte
+			n := 0
+			for page, err := range c.Pages(ctx, sc.scope, q) {
+				require.NoError(t, err)
+				n += len(page.Events)
+				saved, err = page.Next.MarshalText()
+				require.NoError(t, err)
+			}
+			require.Equal(t, len(sc.events("all", "desc")), n)
+			require.NotEmpty(t, saved, "a finished walk's position is not the zero cursor")
 
-	for run := range 2 {
-		srv.ResetRequests()
-		var cur Cursor
-		require.NoError(t, cur.UnmarshalText(saved))
-		pages := 0
-		for page, err := range c.Pages(ctx, srv.Enterprise(), q.At(cur)) {
-			require.NoError(t, err)
-			pages++
-			saved, err = page.Next.MarshalText()
-			require.NoError(t, err)
-		}
-		assert.Zero(t, pages, "run %d: pages yielded after the end", run)
-		assert.Empty(t, srv.Requests(), "run %d: requests sent after the end", run)
+			for run := range 2 {
+				srv.ResetRequests()
+				var cur Cursor
+				require.NoError(t, cur.UnmarshalText(saved))
+				pages := 0
+				for page, err := range c.Pages(ctx, sc.scope, q.At(cur)) {
+					require.NoError(t, err)
+					pages++
+					saved, err = page.Next.MarshalText()
+					require.NoError(t, err)
+				}
+				assert.Zero(t, pages, "run %d: pages yielded after the end", run)
+				assert.Empty(t, srv.Requests(), "run %d: requests sent after the end", run)
+			}
+			// The zero cursor still means "from the start".
+			srv.ResetRequests()
+			n = 0
+			for ev, err := range c.Events(ctx, sc.scope, q.At(Cursor{})) {
+				require.NoError(t, err)
+				_ = ev
+				n++
+			}
+			assert.Equal(t, len(sc.events("all", "desc")), n)
+		})
 	}
-	// The zero cursor still means "from the start".
-	srv.ResetRequests()
-	n = 0
-	for ev, err := range c.Events(ctx, srv.Enterprise(), q.At(Cursor{})) {
-		require.NoError(t, err)
-		_ = ev
-		n++
-	}
-	assert.Equal(t, 250, n)
 }
 
 // TestCursorTiedToQuery: a saved position resumed with another phrase,
@@ -164,10 +174,20 @@ func TestResumeFinishedWalkSendsNothing(t *testing.T) {
 // in cursor mode (issue 12.1).
 func TestCursorTiedToQuery(t *testing.T) {
 	t.Parallel()
-	srv, c := newFake(t, auditlogtest.WithGeneratedEvents(300, 4))
+	srv := memFake(t, auditlogtest.WithGeneratedEvents(1200, 4))
+	for _, sc := range scopes(srv) {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := newFake(t, auditlogtest.WithGeneratedEvents(1200, 4))
+			testCursorTiedToQuery(t, srv, c, sc.scope)
+		})
+	}
+}
+
+func testCursorTiedToQuery(t *testing.T, srv *auditlogtest.Server, c *Client, scope Scope) {
 	ctx := context.Background()
 	q := Query{Phrase: "action:repo", Include: IncludeAll, PerPage: 10}
-	page, err := c.AuditLog(ctx, srv.Enterprise(), &q)
+	page, err := c.AuditLog(ctx, scope, &q)
 	require.NoError(t, err)
 	text, err := page.Next.MarshalText()
 	require.NoError(t, err)
@@ -188,7 +208,7 @@ func TestCursorTiedToQuery(t *testing.T) {
 		srv.ResetRequests()
 		other := q
 		tc.change(&other)
-		_, err := c.AuditLog(ctx, srv.Enterprise(), other.At(next))
+		_, err := c.AuditLog(ctx, scope, other.At(next))
 		if tc.ok {
 			assert.NoError(t, err, tc.name)
 			continue
@@ -199,7 +219,7 @@ func TestCursorTiedToQuery(t *testing.T) {
 		assert.Empty(t, srv.Requests(), tc.name)
 		// The walk refuses it the same way, as its first and only yield.
 		errs := 0
-		for _, err := range c.Pages(ctx, srv.Enterprise(), other.At(next)) {
+		for _, err := range c.Pages(ctx, scope, other.At(next)) {
 			require.ErrorAs(t, err, &ie, tc.name)
 			errs++
 		}
@@ -207,9 +227,9 @@ func TestCursorTiedToQuery(t *testing.T) {
 	}
 	// Include "" and "web" are the same query, as are Order "" and "desc".
 	web := Query{Phrase: "action:repo", Include: IncludeWeb, Order: OrderDesc}
-	p, err := c.AuditLog(ctx, srv.Enterprise(), &web)
+	p, err := c.AuditLog(ctx, scope, &web)
 	require.NoError(t, err)
-	_, err = c.AuditLog(ctx, srv.Enterprise(), (&Query{Phrase: "action:repo"}).At(p.Next))
+	_, err = c.AuditLog(ctx, scope, (&Query{Phrase: "action:repo"}).At(p.Next))
 	assert.NoError(t, err, "defaults spelled out or left empty are one query")
 }
 
@@ -218,7 +238,7 @@ func TestCursorTiedToQuery(t *testing.T) {
 // request to the base URL, with the token (issue 12.2).
 func TestLinkOnAnotherHost(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name     string
 		linkBase string
 		baseURL  func(srvURL string) string
@@ -226,10 +246,12 @@ func TestLinkOnAnotherHost(t *testing.T) {
 		{"links name api.github.com", "https://api.github.com", func(u string) string { return u }},
 		{"links name another port", "http://127.0.0.1:1", func(u string) string { return u }},
 		{"base URL is localhost, links 127.0.0.1", "", func(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }},
+		{"an organization's links name api.github.com", "https://api.github.com", func(u string) string { return u }},
+		{"an organization's links name another port", "http://127.0.0.1:1", func(u string) string { return u }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			opts := []auditlogtest.Option{auditlogtest.WithGeneratedEvents(120, 9), auditlogtest.WithRateLimit("audit_log", 1<<30, time.Hour)}
+			opts := []auditlogtest.Option{auditlogtest.WithGeneratedEvents(400, 9), auditlogtest.WithRateLimit("audit_log", 1<<30, time.Hour)}
 			if tc.linkBase != "" {
 				opts = append(opts, auditlogtest.WithLinkBase(tc.linkBase))
 			}
@@ -237,12 +259,14 @@ func TestLinkOnAnotherHost(t *testing.T) {
 			t.Cleanup(srv.Close)
 			c, err := NewClient(WithBaseURL(tc.baseURL(srv.URL())), WithToken(srv.Token()), WithLogger(testLogger))
 			require.NoError(t, err)
+			sc := scopes(srv)[i/3]
 			var got []string
-			for ev, err := range c.Events(context.Background(), srv.Enterprise(), &Query{PerPage: 25}) {
+			for ev, err := range c.Events(context.Background(), sc.scope, &Query{PerPage: 25}) {
 				require.NoError(t, err)
 				got = append(got, ev.DocumentID)
 			}
-			assert.Equal(t, ids(t, srv.Events("web", "desc")), got)
+			assert.Equal(t, ids(t, sc.events("web", "desc")), got)
+			require.Greater(t, len(got), 25)
 			reqs := srv.Requests()
 			assert.Equal(t, (len(got)+24)/25, auditLogRequests(srv), "every page requested from the base URL, once")
 			for _, r := range reqs {
@@ -259,12 +283,22 @@ func TestLinkOnAnotherHost(t *testing.T) {
 // allowed to push an event past it (issue 12.7).
 func TestPagesEnterpriseServerArrivalsDuringWalk(t *testing.T) {
 	t.Parallel()
-	srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1000, 8))
-	want := ids(t, srv.Events("web", "desc"))
+	srv := memFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1000, 8))
+	for _, sc := range scopes(srv) {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1000, 8))
+			testArrivalsDuringWalk(t, srv, c, sc)
+		})
+	}
+}
+
+func testArrivalsDuringWalk(t *testing.T, srv *auditlogtest.Server, c *Client, sc scopeCase) {
+	want := ids(t, sc.events("web", "desc"))
 	newest := time.Now().Add(time.Minute)
 	var got []string
 	pages, added := 0, 0
-	for page, err := range c.Pages(context.Background(), srv.Enterprise(), &Query{PerPage: 100}) {
+	for page, err := range c.Pages(context.Background(), sc.scope, &Query{PerPage: 100}) {
 		require.NoError(t, err)
 		pages++
 		for _, ev := range page.Events {
@@ -278,11 +312,11 @@ func TestPagesEnterpriseServerArrivalsDuringWalk(t *testing.T) {
 		var evs []json.RawMessage
 		for range 150 {
 			added++
-			evs = append(evs, rawEvent(fmt.Sprintf("arrival-%03d", added), newest.Add(time.Duration(added)*time.Millisecond)))
+			evs = append(evs, sc.inOrg(rawEvent(fmt.Sprintf("arrival-%03d", added), newest.Add(time.Duration(added)*time.Millisecond))))
 		}
 		last := page.Events[len(page.Events)-1].Timestamp
 		for i := range 5 {
-			evs = append(evs, rawEvent(fmt.Sprintf("late-%d-%d", pages, i), last.Add(time.Duration(i+1)*time.Millisecond)))
+			evs = append(evs, sc.inOrg(rawEvent(fmt.Sprintf("late-%d-%d", pages, i), last.Add(time.Duration(i+1)*time.Millisecond))))
 		}
 		require.NoError(t, srv.AddEvents(evs...))
 	}

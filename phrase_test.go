@@ -120,7 +120,7 @@ func TestCreatedIsOneRange(t *testing.T) {
 		require.NoError(t, err, tc.name)
 		assert.Equal(t, 1, strings.Count(phrase, "created:"), "%s: %s", tc.name, phrase)
 		var got []string
-		for ev, err := range c.Events(context.Background(), srv.Enterprise(), &Query{Phrase: phrase}) {
+		for ev, err := range c.Events(context.Background(), Enterprise(srv.Enterprise()), &Query{Phrase: phrase}) {
 			require.NoError(t, err)
 			got = append(got, ev.DocumentID)
 		}
@@ -137,7 +137,7 @@ func TestActionCategoryWildcard(t *testing.T) {
 	phrase, err := Phrase().Action("repo.*").Build()
 	require.NoError(t, err)
 	n := 0
-	for ev, err := range c.Events(context.Background(), srv.Enterprise(), &Query{Phrase: phrase, Include: IncludeAll, PerPage: 100}) {
+	for ev, err := range c.Events(context.Background(), Enterprise(srv.Enterprise()), &Query{Phrase: phrase, Include: IncludeAll, PerPage: 100}) {
 		require.NoError(t, err)
 		require.True(t, strings.HasPrefix(ev.Action, "repo."), ev.Action)
 		n++

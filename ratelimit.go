@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,8 +24,11 @@ type Rate struct {
 	// Reset is when the window ends (x-ratelimit-reset), on the local clock:
 	// the SDK converts GitHub's time through the response's Date header, so
 	// a skewed local clock still waits the right time. Zero when unknown.
-	Reset    time.Time
-	Resource string // x-ratelimit-resource: the budget charged, e.g. "audit_log"
+	Reset time.Time
+	// Resource is the budget charged: in a response, x-ratelimit-resource
+	// ("audit_log"); from a Limiter ([Client.Rate]), the budget key
+	// ("audit_log:orgs/octo-org", see [BudgetKey]).
+	Resource string
 }
 
 // Known reports whether the budget is known: the response carried
@@ -74,14 +78,23 @@ func headerInt(h http.Header, key string) int {
 	return n
 }
 
-// A Limiter paces requests so that they stay within GitHub's per-resource
-// budgets. The pipeline of every [Client] asks it before each attempt and
-// tells it how each attempt ended. GitHub counts the budget per user and IP,
-// so every Client that sends the same token from the same host should share
-// one Limiter (see [NewBudget] and [WithLimiter]).
+// A Limiter paces requests so that they stay within GitHub's budgets. The
+// pipeline of every [Client] asks it before each attempt and tells it how
+// each attempt ended. GitHub counts the budget per user and IP, so every
+// Client that sends the same token from the same host should share one
+// Limiter (see [NewBudget] and [WithLimiter]).
+//
+// Every method takes the key of the budget a request is charged to: a
+// resource name as GitHub reports it in x-ratelimit-resource, optionally
+// followed by ":" and a path, when GitHub counts that resource per entity
+// path. An audit-log call is charged to [BudgetKey] of its [Scope]
+// ("audit_log:orgs/octo-org"), a stream call to
+// [ResourceAuditLogStreaming]. Each key is a budget of its own; what is
+// configured per resource (limits, such as [DefaultRateLimits]) applies to
+// every key of that resource ([KeyResource]).
 //
 // Each reservation has a [Ticket], and the pipeline settles every ticket
-// Reserve returns exactly once, for the same resource: with Observe when the
+// Reserve returns exactly once, for the same key: with Observe when the
 // response reported the budget, Release when the request may have reached
 // GitHub but nothing was reported, Cancel when GitHub did not count it. The
 // ticket tells the Limiter which request an answer belongs to. GitHub counts
@@ -97,7 +110,7 @@ func headerInt(h http.Header, key string) int {
 // the response's Date header, and bounded: no later than one window (an
 // hour) and a minute of allowed clock skew after the response arrived.
 type Limiter interface {
-	// Reserve claims one request on resource at now and returns its ticket
+	// Reserve claims one request on key's budget at now and returns its ticket
 	// and how long the caller must wait before sending it. When the wait
 	// would exceed maxWait it claims nothing and returns an error, typically
 	// a [*RateLimitError] whose RetryAfter says how long the wait would have
@@ -105,36 +118,46 @@ type Limiter interface {
 	// Limiter cannot place the request yet (the next window is already
 	// spoken for, and when it ends is not known until GitHub answers in
 	// it), and the caller waits the duration returned and asks again.
-	Reserve(resource string, now time.Time, maxWait time.Duration) (Ticket, time.Duration, error)
+	Reserve(key string, now time.Time, maxWait time.Duration) (Ticket, time.Duration, error)
 	// Observe settles reservation t with the budget its response reported,
 	// received at now. The server's view wins over the local estimate. A
 	// successful (2xx) response that carried no x-ratelimit-* header is
-	// passed with r.Known() false: the server enforces no limit on resource
+	// passed with r.Known() false: the server enforces no limit on key's budget
 	// (GitHub Enterprise Server with rate limiting off), so none should be
 	// invented, unless the caller configured one. A refusal that carried
 	// rate headers is observed too: what it reports (GitHub did not count
 	// the refused request) is as good as any answer's.
-	Observe(resource string, t Ticket, now time.Time, r Rate)
+	Observe(key string, t Ticket, now time.Time, r Rate)
 	// Release settles reservation t when its request may have reached
 	// GitHub but nothing came back about the budget: a network error after
 	// the connection was made, or an error response (a 502 from a proxy,
 	// say) without rate headers. It says nothing about the limit, and GitHub
 	// may have counted the request.
-	Release(resource string, t Ticket, now time.Time)
+	Release(key string, t Ticket, now time.Time)
 	// Cancel settles reservation t when GitHub did not count its request:
 	// it was never sent (the wait was abandoned, the connection never made,
 	// the token could not be had) or GitHub refused it without saying what
 	// is left (a secondary limit's bare 403 or 429). What the reservation
 	// took from the budget is given back.
-	Cancel(resource string, t Ticket, now time.Time)
-	// Pause holds every request on resource until until: a secondary limit,
+	Cancel(key string, t Ticket, now time.Time)
+	// Pause holds every request on key until until: a secondary limit,
 	// a retry-after or a spent budget, whether or not the call that met it
 	// waits.
-	Pause(resource string, until time.Time)
-	// State is the budget of resource as the limiter knows it at now (limit,
+	Pause(key string, until time.Time)
+	// State is the budget kept under key as the limiter knows it at now (limit,
 	// remaining estimate, reset), and whether it knows one. ok with
-	// r.Known() false means the server reported no limit on resource.
-	State(resource string, now time.Time) (r Rate, ok bool)
+	// r.Known() false means the server reported no limit on it. A Rate it returns
+	// names key as its Resource.
+	State(key string, now time.Time) (r Rate, ok bool)
+}
+
+// KeyResource is the resource of a budget key (see [Limiter]): the part
+// before the first ":", such as "audit_log" for "audit_log:orgs/octo-org",
+// or the whole key when it has no path. A Limiter looks up what is
+// configured per resource, such as its [RateLimit], by it.
+func KeyResource(key string) string {
+	res, _, _ := strings.Cut(key, ":")
+	return res
 }
 
 // A Ticket identifies one reservation of a [Limiter]: Reserve returns it and
@@ -166,6 +189,15 @@ func (l RateLimit) validate() error {
 	return nil
 }
 
+// validateLimit checks the limit given for resource res.
+func validateLimit(res string, l RateLimit) error {
+	if KeyResource(res) != res {
+		return fmt.Errorf("limits are set per resource (%s), which holds for every scope's budget, not per budget key",
+			quoteValue(KeyResource(res)))
+	}
+	return l.validate()
+}
+
 func (l RateLimit) burst() int {
 	if l.Burst == 0 {
 		return l.Requests
@@ -188,10 +220,11 @@ func DefaultRateLimits() map[string]RateLimit {
 // token, 5,000 requests per hour.
 var DefaultOtherRateLimit = RateLimit{Requests: 5000, Per: time.Hour}
 
-// Budget is the default [Limiter]: one token bucket per resource on
+// Budget is the default [Limiter]: one token bucket per budget key (a
+// resource, or a resource and a scope's path: see [BudgetKey]) on
 // golang.org/x/time/rate, kept in line with the x-ratelimit-* headers of
 // every response. When GitHub says remaining is 0, no request on that
-// resource is let through until x-ratelimit-reset; each window GitHub
+// key is let through until x-ratelimit-reset; each window GitHub
 // reports is paced from its own headers (what remains, over the time until
 // its reset), so a limit or window other than the configured one is
 // followed at once; the configured RateLimit paces only until the first
@@ -292,8 +325,10 @@ func nanos(t time.Time) int64 {
 var minNanos, maxNanos = time.Unix(0, math.MinInt64+1), time.Unix(0, math.MaxInt64)
 
 // NewBudget returns a [Budget] with limits, which override
-// [DefaultRateLimits] resource by resource; nil keeps the defaults. It
-// fails, naming the resource, when a limit is invalid.
+// [DefaultRateLimits] resource by resource; nil keeps the defaults. A
+// resource's limit applies to each of its keys: audit_log's to the budget
+// of every [Scope]. It fails, naming the resource, when a limit is invalid
+// or is given for a budget key rather than a resource.
 func NewBudget(limits map[string]RateLimit) (*Budget, error) {
 	all := DefaultRateLimits()
 	configured := map[string]bool{}
@@ -301,7 +336,7 @@ func NewBudget(limits map[string]RateLimit) (*Budget, error) {
 		if res == "" {
 			return nil, &InputError{Field: "RateLimit", Reason: "resource name is empty"}
 		}
-		if err := l.validate(); err != nil {
+		if err := validateLimit(res, l); err != nil {
 			return nil, &InputError{Field: "RateLimit[" + quoteValue(res) + "]", Reason: err.Error()}
 		}
 		all[res] = l
@@ -313,7 +348,7 @@ func NewBudget(limits map[string]RateLimit) (*Budget, error) {
 func (b *Budget) bucketLocked(resource string) *bucket {
 	bk := b.res[resource]
 	if bk == nil {
-		cfg, ok := b.limits[resource]
+		cfg, ok := b.limits[KeyResource(resource)]
 		if !ok {
 			cfg = DefaultOtherRateLimit
 		}
@@ -525,7 +560,7 @@ func (b *Budget) Observe(resource string, t Ticket, now time.Time, r Rate) {
 func (b *Budget) learnLocked(resource string, bk *bucket, now time.Time, r Rate, sent int64) {
 	if !r.Known() {
 		// A success without rate headers: the server enforces no limit.
-		if !b.configured[resource] {
+		if !b.configured[KeyResource(resource)] {
 			bk.unlimited, bk.known, bk.between = true, false, false
 		}
 		return

@@ -21,7 +21,7 @@ func walk(ctx context.Context, c *Client, enterprise string, perPage int) ([]str
 	var ids []string
 	q := &Query{PerPage: perPage, Order: OrderAsc, Include: IncludeAll}
 	for {
-		page, err := c.AuditLog(ctx, enterprise, q)
+		page, err := c.AuditLog(ctx, Enterprise(enterprise), q)
 		if err != nil {
 			return ids, err
 		}
@@ -153,7 +153,7 @@ func TestWalkThroughRefusals(t *testing.T) {
 					auditlogtest.WithGeneratedEvents(events, 3))
 				c := memClient(t, f, nil, WithMaxWait(time.Hour))
 				// A few pages first, then the refusals on the next request.
-				first, err := c.AuditLog(t.Context(), f.Enterprise(), &Query{PerPage: 50, Order: OrderAsc, Include: IncludeAll})
+				first, err := c.AuditLog(t.Context(), Enterprise(f.Enterprise()), &Query{PerPage: 50, Order: OrderAsc, Include: IncludeAll})
 				require.NoError(t, err)
 				f.Script(tc.fault, tc.n)
 				rest, err := walk(t.Context(), c, f.Enterprise(), 50)
@@ -222,7 +222,7 @@ func TestSharedBudget(t *testing.T) {
 					for range tc.workers {
 						wg.Go(func() {
 							for range 40 { // 320 requests in all: over 5 windows' worth
-								if _, err := c.AuditLog(t.Context(), f.Enterprise(), &Query{PerPage: 5}); err != nil {
+								if _, err := c.AuditLog(t.Context(), Enterprise(f.Enterprise()), &Query{PerPage: 5}); err != nil {
 									failures.Add(1)
 								}
 							}
@@ -256,7 +256,7 @@ func TestStreamBudgetIsSeparate(t *testing.T) {
 		}
 		start := time.Now()
 		for range 20 {
-			_, err := c.AuditLog(t.Context(), f.Enterprise(), nil)
+			_, err := c.AuditLog(t.Context(), Enterprise(f.Enterprise()), nil)
 			require.NoError(t, err)
 		}
 		assert.Zero(t, time.Since(start), "audit-log calls waited on the stream budget")
@@ -317,7 +317,7 @@ func TestRefusalPausesSharedBudget(t *testing.T) {
 					defer cancel()
 				}
 				refusedAt := time.Now()
-				_, err = first.AuditLog(ctx, f.Enterprise(), nil)
+				_, err = first.AuditLog(ctx, Enterprise(f.Enterprise()), nil)
 				var rl *RateLimitError
 				require.ErrorAs(t, err, &rl)
 				assert.Equal(t, http.StatusForbidden, rl.StatusCode)
@@ -327,13 +327,13 @@ func TestRefusalPausesSharedBudget(t *testing.T) {
 
 				// Another Client on the same Budget, which may not wait that
 				// long, is refused without sending.
-				_, err = hasty.AuditLog(t.Context(), f.Enterprise(), nil)
+				_, err = hasty.AuditLog(t.Context(), Enterprise(f.Enterprise()), nil)
 				require.ErrorAs(t, err, &rl)
 				assert.Equal(t, 0, rl.StatusCode, "sent into the secondary limit")
 				assert.Equal(t, retryAfter, rl.RetryAfter)
 
 				// One that may wait is sent when GitHub said, not before.
-				_, err = patient.AuditLog(t.Context(), f.Enterprise(), nil)
+				_, err = patient.AuditLog(t.Context(), Enterprise(f.Enterprise()), nil)
 				require.NoError(t, err)
 				reqs := budgeted(f.Requests())
 				require.Len(t, reqs, 2)
@@ -353,7 +353,7 @@ func TestNoLimitReportedNoPacing(t *testing.T) {
 		c := memClient(t, f, nil)
 		start := time.Now()
 		for i := range 3000 {
-			_, err := c.AuditLog(t.Context(), f.Enterprise(), &Query{PerPage: 1})
+			_, err := c.AuditLog(t.Context(), Enterprise(f.Enterprise()), &Query{PerPage: 1})
 			require.NoError(t, err, "request %d", i+1)
 		}
 		assert.Zero(t, time.Since(start), "waited for a budget the server never reported")
@@ -406,11 +406,11 @@ func TestClockSkew(t *testing.T) {
 					auditlogtest.WithRateLimit(ResourceAuditLog, 1000, window),
 					auditlogtest.WithGeneratedEvents(100, 2))
 				c := memClient(t, f, nil, WithMaxWait(time.Hour))
-				_, err := c.AuditLog(t.Context(), f.Enterprise(), nil)
+				_, err := c.AuditLog(t.Context(), Enterprise(f.Enterprise()), nil)
 				require.NoError(t, err)
 				time.Sleep(10 * time.Second)
 				f.Script(auditlogtest.Fault{Kind: auditlogtest.FaultPrimary403}, 1)
-				_, err = c.AuditLog(t.Context(), f.Enterprise(), nil)
+				_, err = c.AuditLog(t.Context(), Enterprise(f.Enterprise()), nil)
 				require.NoError(t, err)
 				reqs := budgeted(f.Requests())
 				_, refused := windowCounts(reqs, window)
@@ -434,19 +434,22 @@ func TestClientRate(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := memFake(t, skewedClock(30*time.Second), auditlogtest.WithGeneratedEvents(10, 1))
 			c := memClient(t, f, nil)
-			for _, res := range []string{ResourceAuditLog, ResourceAuditLogStreaming} {
+			key := BudgetKey(Enterprise(f.Enterprise()))
+			for _, res := range []string{key, ResourceAuditLogStreaming} {
 				_, ok := c.Rate(res)
 				assert.False(t, ok, "%s known before any response", res)
 			}
-			_, err := c.AuditLog(t.Context(), f.Enterprise(), nil)
+			_, err := c.AuditLog(t.Context(), Enterprise(f.Enterprise()), nil)
 			require.NoError(t, err)
-			_, err = c.ListStreams(t.Context(), f.Enterprise())
+			_, err = c.ListStreams(t.Context(), Enterprise(f.Enterprise()))
 			require.NoError(t, err)
 			// The fake's clock is 30 s ahead: its reset, on ours, is an hour from now.
 			reset := time.Now().Add(time.Hour)
-			r, ok := c.Rate(ResourceAuditLog)
+			r, ok := c.Rate(key)
 			require.True(t, ok)
-			assert.Equal(t, Rate{Limit: 1750, Remaining: 1749, Used: 1, Reset: reset, Resource: ResourceAuditLog}, r)
+			assert.Equal(t, Rate{Limit: 1750, Remaining: 1749, Used: 1, Reset: reset, Resource: key}, r)
+			_, ok = c.Rate(ResourceAuditLog)
+			assert.False(t, ok, "the call was charged to the bare resource, not to its scope's budget")
 			r, ok = c.Rate(ResourceAuditLogStreaming)
 			require.True(t, ok)
 			assert.Equal(t, Rate{Limit: 15, Remaining: 14, Used: 1, Reset: reset, Resource: ResourceAuditLogStreaming}, r)
@@ -460,9 +463,9 @@ func TestClientRate(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := memFake(t, auditlogtest.WithoutRateLimits(), auditlogtest.WithGeneratedEvents(10, 1))
 			c := memClient(t, f, nil)
-			_, err := c.AuditLog(t.Context(), f.Enterprise(), nil)
+			_, err := c.AuditLog(t.Context(), Enterprise(f.Enterprise()), nil)
 			require.NoError(t, err)
-			r, ok := c.Rate(ResourceAuditLog)
+			r, ok := c.Rate(BudgetKey(Enterprise(f.Enterprise())))
 			require.True(t, ok)
 			assert.False(t, r.Known(), "no limit: %+v", r)
 		})

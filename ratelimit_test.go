@@ -584,10 +584,10 @@ func TestPipelineSettlesEveryTicketOnce(t *testing.T) {
 		require.NoError(t, err)
 		until := time.Now()
 		since := until.Add(-31 * 24 * time.Hour)
-		b := c.Backfill(srv.Enterprise(), &Query{Include: IncludeAll, PerPage: 25}, BackfillOptions{Since: since, Until: until, Parallel: 4})
+		b := c.Backfill(Enterprise(srv.Enterprise()), &Query{Include: IncludeAll, PerPage: 25}, BackfillOptions{Since: since, Until: until, Parallel: 4})
 		got := map[string]int{}
 		require.NoError(t, drain(t.Context(), b, got))
-		exactlyOnce(t, rangeIDs(t, srv, since, until), got)
+		exactlyOnce(t, rangeIDs(t, srv, genScopes()[0], since, until), got)
 		// Waits abandoned: calls whose caller gives up while they wait for
 		// the next window.
 		var wg sync.WaitGroup
@@ -595,13 +595,13 @@ func TestPipelineSettlesEveryTicketOnce(t *testing.T) {
 			wg.Go(func() {
 				ctx, cancel := context.WithCancel(t.Context())
 				time.AfterFunc(2*time.Second, cancel)
-				_, _ = c.AuditLog(ctx, srv.Enterprise(), nil)
+				_, _ = c.AuditLog(ctx, Enterprise(srv.Enterprise()), nil)
 			})
 		}
 		wg.Wait()
 		// A token that cannot be had: nothing is sent.
 		sealed.Store(true)
-		_, err = c.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		var te *tokenError
 		require.ErrorAs(t, err, &te)
 

@@ -135,9 +135,9 @@ func (c *Client) warmUp(ctx context.Context, cl *call) error {
 	}
 }
 
-// fetchRate asks GitHub for the budget of resource: GET /rate_limit, through
-// the pipeline (auth, version, scrubbing, the attempt timeout) but charged to
-// no budget, sent once. A refusal of it holds resource as any refusal does.
+// fetchRate asks GitHub for the budget kept under key resource: GET
+// /rate_limit, through the pipeline (auth, version, scrubbing, the attempt
+// timeout) but charged to no budget, sent once. A refusal of it holds resource as any refusal does.
 // secrets are those of the call that asked for the warm start, scrubbed from
 // the answer as that call's own answers are.
 func (c *Client) fetchRate(ctx context.Context, resource string, secrets []string) (Rate, time.Time, error) {
@@ -150,7 +150,12 @@ func (c *Client) fetchRate(ctx context.Context, resource string, secrets []strin
 	if err != nil {
 		return cold(err)
 	}
-	r, err := parseRateLimit(resp.body, resource)
+	// GitHub's answer has one entry per resource, not per entity path: the
+	// budget of each scope's key is seeded from its resource's entry
+	// (resources.audit_log). Where GitHub keeps several windows of it, the
+	// entry is one of them, and the fake reports the one with least left;
+	// that is conservative, and the scope's first answer corrects it.
+	r, err := parseRateLimit(resp.body, KeyResource(resource))
 	if err != nil {
 		return cold(err)
 	}

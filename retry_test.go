@@ -124,7 +124,7 @@ func TestRefusalWaits(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c, sent := scripted(t, tc.answers, WithMaxWait(15*time.Minute), WithMaxAttempts(10))
 				start := time.Now()
-				_, err := c.AuditLog(t.Context(), "e", nil)
+				_, err := c.AuditLog(t.Context(), Enterprise("e"), nil)
 				if tc.err == nil {
 					require.NoError(t, err)
 				} else {
@@ -202,7 +202,7 @@ func TestTransientBackoff(t *testing.T) {
 		c, sent := scripted(t, []func() (*http.Response, error){answer(502, nil, `<html>`)}, WithMaxAttempts(8))
 		var asked []time.Duration
 		c.backoff.jitter = func(d time.Duration) time.Duration { asked = append(asked, d); return d }
-		_, err := c.AuditLog(t.Context(), "e", nil)
+		_, err := c.AuditLog(t.Context(), Enterprise("e"), nil)
 		var ae *APIError
 		require.ErrorAs(t, err, &ae)
 		assert.Equal(t, 502, ae.StatusCode)
@@ -248,7 +248,7 @@ func TestWaitBounds(t *testing.T) {
 					defer cancel()
 				}
 				start := time.Now()
-				_, err := c.AuditLog(ctx, "e", nil)
+				_, err := c.AuditLog(ctx, Enterprise("e"), nil)
 				var rl *RateLimitError
 				require.ErrorAs(t, err, &rl)
 				assert.ErrorIs(t, err, ErrRateLimited)
@@ -260,7 +260,7 @@ func TestWaitBounds(t *testing.T) {
 				assert.Len(t, *sent, 1)
 
 				// The next call knows the budget is spent: it fails before sending.
-				_, err = c.AuditLog(ctx, "e", nil)
+				_, err = c.AuditLog(ctx, Enterprise("e"), nil)
 				require.ErrorAs(t, err, &rl)
 				assert.Equal(t, 0, rl.StatusCode, "refused locally")
 				assert.Equal(t, reset.Sub(start), rl.RetryAfter)
@@ -283,7 +283,7 @@ func TestRetryLogs(t *testing.T) {
 			answer(429, map[string]string{"Retry-After": "3"}, `{"message":"secondary rate limit `+testToken+`"}`),
 			answer(503, nil, "<html>"), ok200}, WithLogger(logger))
 		c.backoff.jitter = func(d time.Duration) time.Duration { return d }
-		_, err := c.AuditLog(t.Context(), "e", nil)
+		_, err := c.AuditLog(t.Context(), Enterprise("e"), nil)
 		require.NoError(t, err)
 		logs := buf.String()
 		assert.NotContains(t, logs, testToken)
@@ -315,7 +315,7 @@ func TestTokenSourceErrorNotRetried(t *testing.T) {
 				return ok200()
 			})})}, tc.opts...)...)
 			require.NoError(t, err)
-			_, err = c.AuditLog(t.Context(), "e", nil)
+			_, err = c.AuditLog(t.Context(), Enterprise("e"), nil)
 			require.ErrorContains(t, err, "vault down")
 			assert.Equal(t, tc.calls, calls.Load())
 		})
@@ -330,7 +330,7 @@ func TestRetryAtWhenGitHubSaysNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, sent := scripted(t, []func() (*http.Response, error){answer(403, nil, secondaryBody)}, WithMaxWait(0))
 		start := time.Now()
-		_, err := c.AuditLog(t.Context(), "e", nil)
+		_, err := c.AuditLog(t.Context(), Enterprise("e"), nil)
 		var rl *RateLimitError
 		require.ErrorAs(t, err, &rl)
 		assert.True(t, rl.Secondary)
@@ -400,7 +400,7 @@ func TestProxyErrorIsNotNoLimit(t *testing.T) {
 				c, sent := scripted(t, []func() (*http.Response, error){tc.answer},
 					append([]Option{WithMaxAttempts(1)}, tc.opts...)...)
 				for range 1751 {
-					_, err := c.AuditLog(t.Context(), "e", nil)
+					_, err := c.AuditLog(t.Context(), Enterprise("e"), nil)
 					_ = err // a 502 is expected in one case
 				}
 				require.Len(t, *sent, 1751)
@@ -472,7 +472,7 @@ func TestAttemptTimeout(t *testing.T) {
 				require.NoError(t, err)
 				c.backoff.jitter = func(time.Duration) time.Duration { return 0 }
 				start := time.Now()
-				_, err = c.AuditLog(t.Context(), "e", nil)
+				_, err = c.AuditLog(t.Context(), Enterprise("e"), nil)
 				recordErr(err)
 				var ne *NetworkError
 				require.ErrorAs(t, err, &ne)

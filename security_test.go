@@ -59,7 +59,7 @@ func TestTokenNotSentOnRedirectToAnotherHost(t *testing.T) {
 		fmt.Fprint(w, `[]`)
 	})
 
-	_, err := c.AuditLog(context.Background(), "away", nil)
+	_, err := c.AuditLog(context.Background(), Enterprise("away"), nil)
 	recordErr(err)
 	var ae *APIError
 	require.ErrorAs(t, err, &ae)
@@ -67,7 +67,7 @@ func TestTokenNotSentOnRedirectToAnotherHost(t *testing.T) {
 	assert.Contains(t, err.Error(), "refused")
 	assert.Empty(t, otherAuths(), "the redirect to another host was followed")
 
-	_, err = c.AuditLog(context.Background(), "home", nil)
+	_, err = c.AuditLog(context.Background(), Enterprise("home"), nil)
 	recordErr(err)
 	require.NoError(t, err)
 	assert.Equal(t, "Bearer "+testToken, sameHostAuth.Load(), "same-host redirect keeps the token")
@@ -95,7 +95,7 @@ func TestLinkToAnotherHostNeverRequested(t *testing.T) {
 			fmt.Fprintf(w, `[{"_document_id":"%s","@timestamp":1}]`, r.URL.Query().Get("after"))
 		})
 		var got []string
-		for ev, err := range c.Events(context.Background(), "e", nil) {
+		for ev, err := range c.Events(context.Background(), Enterprise("e"), nil) {
 			recordErr(err)
 			require.NoError(t, err, target)
 			got = append(got, ev.DocumentID)
@@ -218,7 +218,7 @@ func TestHugeBodiesAreBounded(t *testing.T) { //nolint:paralleltest // measures 
 			mux.HandleFunc("GET /enterprises/e/audit-log", hugeBody(tc.status, size, &written))
 			var err error
 			start := time.Now()
-			grew := peakHeap(func() { _, err = c.AuditLog(context.Background(), "e", nil) })
+			grew := peakHeap(func() { _, err = c.AuditLog(context.Background(), Enterprise("e"), nil) })
 			recordErr(err)
 			t.Logf("status %d: server wrote %d MiB of %d MiB, heap grew %d MiB, %v",
 				tc.status, written.Load()>>20, size>>20, grew>>20, time.Since(start).Round(time.Millisecond))

@@ -32,11 +32,11 @@ type StreamKey struct {
 // error naming its key_id.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#get-the-audit-log-stream-key-for-encrypting-secrets
-func (c *Client) StreamKey(ctx context.Context, enterprise string) (StreamKey, error) {
-	if err := validateEnterprise(enterprise); err != nil {
+func (c *Client) StreamKey(ctx context.Context, enterprise Enterprise) (StreamKey, error) {
+	if _, err := enterprise.path(); err != nil {
 		return StreamKey{}, err
 	}
-	k, err := c.keys.get(ctx, enterprise, keyFresh, StreamKey{}, c.fetchStreamKey)
+	k, err := c.keys.get(ctx, string(enterprise), keyFresh, StreamKey{}, c.fetchStreamKey)
 	if err != nil {
 		return StreamKey{}, err
 	}
@@ -45,7 +45,7 @@ func (c *Client) StreamKey(ctx context.Context, enterprise string) (StreamKey, e
 
 // fetchStreamKey is the one request behind the key cache.
 func (c *Client) fetchStreamKey(ctx context.Context, enterprise string) (parsedKey, error) {
-	path, err := enterprisePath(enterprise, "audit-log", "stream-key")
+	path, err := enterprisePath(Enterprise(enterprise), "audit-log", "stream-key")
 	if err != nil {
 		return parsedKey{}, err
 	}
@@ -101,9 +101,9 @@ func WithStreamKeyTTL(d time.Duration) Option {
 // ForgetStreamKey drops the stream key the client keeps for enterprise, so
 // that the next create or update fetches it, for example after rotating
 // the key in GitHub's settings.
-func (c *Client) ForgetStreamKey(enterprise string) {
+func (c *Client) ForgetStreamKey(enterprise Enterprise) {
 	c.keys.mu.Lock()
-	delete(c.keys.keys, enterprise)
+	delete(c.keys.keys, string(enterprise))
 	c.keys.mu.Unlock()
 }
 

@@ -125,7 +125,7 @@ func (c *StreamConfig) UnmarshalJSON(b []byte) error {
 }
 
 // streamPath validates the enterprise and stream ID and returns the path.
-func streamPath(enterprise string, id int64) (string, error) {
+func streamPath(enterprise Enterprise, id int64) (string, error) {
 	if id <= 0 {
 		return "", &InputError{Field: "id", Reason: fmt.Sprintf("must be a positive stream ID, got %d", id)}
 	}
@@ -137,7 +137,7 @@ func streamPath(enterprise string, id int64) (string, error) {
 // A list of more than 100 streams is refused.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#list-audit-log-stream-configurations-for-an-enterprise
-func (c *Client) ListStreams(ctx context.Context, enterprise string) ([]Stream, error) {
+func (c *Client) ListStreams(ctx context.Context, enterprise Enterprise) ([]Stream, error) {
 	path, err := enterprisePath(enterprise, "audit-log", "streams")
 	if err != nil {
 		return nil, err
@@ -181,7 +181,7 @@ func decodeStreams(body string) ([]Stream, error) {
 // GetStream fetches one audit-log stream configuration by ID.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#list-one-audit-log-streaming-configuration-via-a-stream-id
-func (c *Client) GetStream(ctx context.Context, enterprise string, id int64) (*Stream, error) {
+func (c *Client) GetStream(ctx context.Context, enterprise Enterprise, id int64) (*Stream, error) {
 	path, err := streamPath(enterprise, id)
 	if err != nil {
 		return nil, err
@@ -205,7 +205,7 @@ func (c *Client) GetStream(ctx context.Context, enterprise string, id int64) (*S
 // nothing), else it returns the 422. A [Sealed] vendor is never retried.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#create-an-audit-log-streaming-configuration-for-an-enterprise
-func (c *Client) CreateStream(ctx context.Context, enterprise string, cfg StreamConfig) (*Stream, error) {
+func (c *Client) CreateStream(ctx context.Context, enterprise Enterprise, cfg StreamConfig) (*Stream, error) {
 	path, err := enterprisePath(enterprise, "audit-log", "streams")
 	if err != nil {
 		return nil, err
@@ -218,7 +218,7 @@ func (c *Client) CreateStream(ctx context.Context, enterprise string, cfg Stream
 // [Client.CreateStream], and is sealed and retried the same way.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#update-an-existing-audit-log-stream-configuration
-func (c *Client) UpdateStream(ctx context.Context, enterprise string, id int64, cfg StreamConfig) (*Stream, error) {
+func (c *Client) UpdateStream(ctx context.Context, enterprise Enterprise, id int64, cfg StreamConfig) (*Stream, error) {
 	path, err := streamPath(enterprise, id)
 	if err != nil {
 		return nil, err
@@ -231,7 +231,7 @@ func (c *Client) UpdateStream(ctx context.Context, enterprise string, id int64, 
 // them). GitHub keeps up to 7 days of events for a paused stream.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#update-an-existing-audit-log-stream-configuration
-func (c *Client) PauseStream(ctx context.Context, enterprise string, id int64, vendor Vendor) (*Stream, error) {
+func (c *Client) PauseStream(ctx context.Context, enterprise Enterprise, id int64, vendor Vendor) (*Stream, error) {
 	return c.UpdateStream(ctx, enterprise, id, StreamConfig{Enabled: false, Vendor: vendor})
 }
 
@@ -239,7 +239,7 @@ func (c *Client) PauseStream(ctx context.Context, enterprise string, id int64, v
 // true, which needs the full vendor settings as [Client.PauseStream] does.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#update-an-existing-audit-log-stream-configuration
-func (c *Client) ResumeStream(ctx context.Context, enterprise string, id int64, vendor Vendor) (*Stream, error) {
+func (c *Client) ResumeStream(ctx context.Context, enterprise Enterprise, id int64, vendor Vendor) (*Stream, error) {
 	return c.UpdateStream(ctx, enterprise, id, StreamConfig{Enabled: true, Vendor: vendor})
 }
 
@@ -248,7 +248,7 @@ func (c *Client) ResumeStream(ctx context.Context, enterprise string, id int64, 
 // attempt deleted it: DeleteStream returns nil.
 //
 // GitHub API docs: https://docs.github.com/enterprise-cloud@latest/rest/enterprise-admin/audit-log#delete-an-audit-log-streaming-configuration-for-an-enterprise
-func (c *Client) DeleteStream(ctx context.Context, enterprise string, id int64) error {
+func (c *Client) DeleteStream(ctx context.Context, enterprise Enterprise, id int64) error {
 	path, err := streamPath(enterprise, id)
 	if err != nil {
 		return err
@@ -259,7 +259,7 @@ func (c *Client) DeleteStream(ctx context.Context, enterprise string, id int64) 
 
 // writeStream validates, seals and sends a create or update; after a 422 it
 // re-seals and retries once if GitHub's key has changed.
-func (c *Client) writeStream(ctx context.Context, method, path, enterprise string, cfg StreamConfig) (*Stream, error) {
+func (c *Client) writeStream(ctx context.Context, method, path string, enterprise Enterprise, cfg StreamConfig) (*Stream, error) {
 	v, keyID, err := unwrap(cfg.Vendor)
 	sealed := keyID != ""
 	if err == nil {
@@ -291,7 +291,7 @@ func (c *Client) writeStream(ctx context.Context, method, path, enterprise strin
 	if sealed {
 		return send(parsedKey{StreamKey: StreamKey{KeyID: keyID}})
 	}
-	key, err := c.keys.get(ctx, enterprise, keyCached, StreamKey{}, c.fetchStreamKey)
+	key, err := c.keys.get(ctx, string(enterprise), keyCached, StreamKey{}, c.fetchStreamKey)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +299,7 @@ func (c *Client) writeStream(ctx context.Context, method, path, enterprise strin
 	if !errors.Is(err, ErrValidation) {
 		return st, err
 	}
-	fresh, kerr := c.keys.get(ctx, enterprise, keyReplace, key.StreamKey, c.fetchStreamKey)
+	fresh, kerr := c.keys.get(ctx, string(enterprise), keyReplace, key.StreamKey, c.fetchStreamKey)
 	switch {
 	case kerr != nil:
 		return nil, fmt.Errorf("%w; fetching the stream key again failed: %w", err, kerr)

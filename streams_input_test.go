@@ -31,7 +31,7 @@ func TestBadStreamInputNeverReachesGitHub(t *testing.T) {
 	type op func(c *Client, ent string) error
 	create := func(v Vendor) op {
 		return func(c *Client, ent string) error {
-			_, err := c.CreateStream(context.Background(), ent, StreamConfig{Enabled: true, Vendor: v})
+			_, err := c.CreateStream(context.Background(), Enterprise(ent), StreamConfig{Enabled: true, Vendor: v})
 			return err
 		}
 	}
@@ -50,14 +50,17 @@ func TestBadStreamInputNeverReachesGitHub(t *testing.T) {
 			_, err := c.ListStreams(context.Background(), "acme/../x")
 			return err
 		}, "enterprise"},
-		{"stream id zero", func(c *Client, ent string) error { _, err := c.GetStream(context.Background(), ent, 0); return err }, "id"},
-		{"stream id negative on update", func(c *Client, ent string) error {
-			_, err := c.UpdateStream(context.Background(), ent, -3, StreamConfig{Vendor: splunk})
+		{"stream id zero", func(c *Client, ent string) error {
+			_, err := c.GetStream(context.Background(), Enterprise(ent), 0)
 			return err
 		}, "id"},
-		{"stream id zero on delete", func(c *Client, ent string) error { return c.DeleteStream(context.Background(), ent, 0) }, "id"},
+		{"stream id negative on update", func(c *Client, ent string) error {
+			_, err := c.UpdateStream(context.Background(), Enterprise(ent), -3, StreamConfig{Vendor: splunk})
+			return err
+		}, "id"},
+		{"stream id zero on delete", func(c *Client, ent string) error { return c.DeleteStream(context.Background(), Enterprise(ent), 0) }, "id"},
 		{"pause without vendor", func(c *Client, ent string) error {
-			_, err := c.PauseStream(context.Background(), ent, 1, nil)
+			_, err := c.PauseStream(context.Background(), Enterprise(ent), 1, nil)
 			return err
 		}, "StreamConfig.Vendor"},
 		{"azure blob no container", create(AzureBlobStorage{SASURL: NewSecret("https://a.blob.core.windows.net/c?sig=" + plain)}), "AzureBlobStorage.Container"},
@@ -91,7 +94,7 @@ func TestBadStreamInputNeverReachesGitHub(t *testing.T) {
 		{"pointer to sealed inside sealed", create(Sealed{KeyID: "1", Vendor: &Sealed{KeyID: "1", Vendor: Datadog{Site: DatadogUS, Token: okSealed}}}), "Sealed.Vendor"},
 		{"token is the placeholder", create(Splunk{Domain: "d.example", Port: 443, Token: NewSecret(redacted)}), "Splunk.Token"},
 		{"placeholder on update", func(c *Client, ent string) error {
-			_, err := c.UpdateStream(context.Background(), ent, 1, StreamConfig{Vendor: AmazonS3AccessKeys{Bucket: "b", Region: "r",
+			_, err := c.UpdateStream(context.Background(), Enterprise(ent), 1, StreamConfig{Vendor: AmazonS3AccessKeys{Bucket: "b", Region: "r",
 				AccessKeyID: secret, SecretAccessKey: NewSecret(redacted)}})
 			return err
 		}, "AmazonS3AccessKeys.SecretAccessKey"},
@@ -259,7 +262,7 @@ func TestRedactedSecretCannotBeSent(t *testing.T) {
 	require.NoError(t, s.UnmarshalText([]byte("real-value")))
 	assert.Equal(t, NewSecret("real-value"), s, "a real value loads")
 
-	_, err := c.CreateStream(context.Background(), srv.Enterprise(), StreamConfig{Enabled: true,
+	_, err := c.CreateStream(context.Background(), Enterprise(srv.Enterprise()), StreamConfig{Enabled: true,
 		Vendor: Datadog{Site: DatadogUS, Token: NewSecret(redacted)}})
 	var ie *InputError
 	require.ErrorAs(t, err, &ie)

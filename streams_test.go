@@ -118,7 +118,7 @@ func TestCreateStreamSealsEveryVariant(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv, c, rec := recordedFake(t)
-			st, err := c.CreateStream(context.Background(), srv.Enterprise(), StreamConfig{Enabled: true, Vendor: tc.vendor})
+			st, err := c.CreateStream(context.Background(), Enterprise(srv.Enterprise()), StreamConfig{Enabled: true, Vendor: tc.vendor})
 			require.NoError(t, err)
 			assert.Positive(t, st.ID)
 			assert.Equal(t, tc.vendor.StreamType(), st.StreamType)
@@ -179,7 +179,7 @@ func TestCreatingStreamsFetchesTheKeyOnce(t *testing.T) {
 	srv, c, _ := recordedFake(t)
 	ctx := context.Background()
 	for i := range 5 {
-		_, err := c.CreateStream(ctx, srv.Enterprise(), StreamConfig{Enabled: i%2 == 0, Vendor: variants[4].vendor})
+		_, err := c.CreateStream(ctx, Enterprise(srv.Enterprise()), StreamConfig{Enabled: i%2 == 0, Vendor: variants[4].vendor})
 		require.NoError(t, err)
 	}
 	total, keys := streamingCalls(srv)
@@ -192,14 +192,14 @@ func TestCreatingStreamsFetchesTheKeyOnce(t *testing.T) {
 	// GitHub rotates the key: the next create is refused once, the client
 	// fetches the new key, re-seals and succeeds.
 	newID := srv.RotateStreamKey()
-	st, err := c.CreateStream(ctx, srv.Enterprise(), StreamConfig{Enabled: true, Vendor: variants[4].vendor})
+	st, err := c.CreateStream(ctx, Enterprise(srv.Enterprise()), StreamConfig{Enabled: true, Vendor: variants[4].vendor})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"encrypted_token": "SECRET-splunk-hec-token"}, srv.StreamSecrets(st.ID))
 	total, keys = streamingCalls(srv)
 	assert.Equal(t, 2, keys, "exactly one extra key request")
 	assert.Equal(t, 9, total, "the refused create, the key, the retried create")
 
-	key, err := c.StreamKey(ctx, srv.Enterprise())
+	key, err := c.StreamKey(ctx, Enterprise(srv.Enterprise()))
 	require.NoError(t, err)
 	assert.Equal(t, newID, key.KeyID)
 }
@@ -211,7 +211,7 @@ func TestConcurrentCreatesShareOneKeyFetch(t *testing.T) {
 	errs := make([]error, 8)
 	for i := range errs {
 		wg.Go(func() {
-			_, errs[i] = c.CreateStream(context.Background(), srv.Enterprise(), StreamConfig{Enabled: true, Vendor: variants[i].vendor})
+			_, errs[i] = c.CreateStream(context.Background(), Enterprise(srv.Enterprise()), StreamConfig{Enabled: true, Vendor: variants[i].vendor})
 		})
 	}
 	wg.Wait()
@@ -227,18 +227,18 @@ func TestStreamKeyAlwaysAsksGitHubAndFeedsTheCache(t *testing.T) {
 	t.Parallel()
 	srv, c, _ := recordedFake(t)
 	ctx := context.Background()
-	k1, err := c.StreamKey(ctx, srv.Enterprise())
+	k1, err := c.StreamKey(ctx, Enterprise(srv.Enterprise()))
 	require.NoError(t, err)
 	wantID, wantKey := srv.StreamKey()
 	assert.Equal(t, StreamKey{KeyID: wantID, Key: wantKey}, k1)
 
 	rotated := srv.RotateStreamKey()
-	k2, err := c.StreamKey(ctx, srv.Enterprise())
+	k2, err := c.StreamKey(ctx, Enterprise(srv.Enterprise()))
 	require.NoError(t, err)
 	assert.Equal(t, rotated, k2.KeyID)
 
 	// The create uses the key StreamKey fetched: no further key request.
-	_, err = c.CreateStream(ctx, srv.Enterprise(), StreamConfig{Enabled: true, Vendor: variants[7].vendor})
+	_, err = c.CreateStream(ctx, Enterprise(srv.Enterprise()), StreamConfig{Enabled: true, Vendor: variants[7].vendor})
 	require.NoError(t, err)
 	total, keys := streamingCalls(srv)
 	assert.Equal(t, 2, keys)
@@ -251,40 +251,40 @@ func TestStreamLifecycle(t *testing.T) {
 	ctx := context.Background()
 	ent := srv.Enterprise()
 	dd := Datadog{Site: DatadogEU1, Token: NewSecret("SECRET-old")}
-	st, err := c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: dd})
+	st, err := c.CreateStream(ctx, Enterprise(ent), StreamConfig{Enabled: true, Vendor: dd})
 	require.NoError(t, err)
 
-	got, err := c.GetStream(ctx, ent, st.ID)
+	got, err := c.GetStream(ctx, Enterprise(ent), st.ID)
 	require.NoError(t, err)
 	assert.Equal(t, st, got)
 	assert.Equal(t, "EU1", got.StreamDetails)
 
 	dd.Token = NewSecret("SECRET-new")
-	paused, err := c.PauseStream(ctx, ent, st.ID, dd)
+	paused, err := c.PauseStream(ctx, Enterprise(ent), st.ID, dd)
 	require.NoError(t, err)
 	assert.False(t, paused.Enabled)
 	assert.False(t, paused.PausedAt.IsZero())
 	assert.Equal(t, map[string]string{"encrypted_token": "SECRET-new"}, srv.StreamSecrets(st.ID))
 
-	resumed, err := c.ResumeStream(ctx, ent, st.ID, dd)
+	resumed, err := c.ResumeStream(ctx, Enterprise(ent), st.ID, dd)
 	require.NoError(t, err)
 	assert.True(t, resumed.Enabled)
 	assert.True(t, resumed.PausedAt.IsZero())
 
-	list, err := c.ListStreams(ctx, ent)
+	list, err := c.ListStreams(ctx, Enterprise(ent))
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, *resumed, list[0])
 
-	require.NoError(t, c.DeleteStream(ctx, ent, st.ID))
-	list, err = c.ListStreams(ctx, ent)
+	require.NoError(t, c.DeleteStream(ctx, Enterprise(ent), st.ID))
+	list, err = c.ListStreams(ctx, Enterprise(ent))
 	require.NoError(t, err)
 	assert.Empty(t, list)
 	assert.NotNil(t, list)
 
-	_, err = c.GetStream(ctx, ent, st.ID)
+	_, err = c.GetStream(ctx, Enterprise(ent), st.ID)
 	assert.ErrorIs(t, err, ErrNotFound)
-	assert.ErrorIs(t, c.DeleteStream(ctx, ent, st.ID), ErrNotFound)
+	assert.ErrorIs(t, c.DeleteStream(ctx, Enterprise(ent), st.ID), ErrNotFound)
 
 	reqs := srv.Requests()
 	require.NotEmpty(t, reqs)
@@ -305,7 +305,7 @@ func TestValidationErrorsInBothShapes(t *testing.T) {
 	stale := Sealed{KeyID: "999", Vendor: Splunk{Domain: "splunk.acme.example", Port: 443, Token: NewSecret(ct), SSLVerify: true}}
 
 	// POST: {"message":"Validation Failed","errors":[{...}]}
-	_, err = c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: stale})
+	_, err = c.CreateStream(ctx, Enterprise(ent), StreamConfig{Enabled: true, Vendor: stale})
 	var ae *APIError
 	require.True(t, errors.As(err, &ae), "%v", err)
 	assert.ErrorIs(t, err, ErrValidation)
@@ -315,10 +315,10 @@ func TestValidationErrorsInBothShapes(t *testing.T) {
 
 	// PUT: bare {"errors":["..."]}
 	good := Sealed{KeyID: "1", Vendor: stale.Vendor}
-	st, err := c.CreateStream(ctx, ent, StreamConfig{Enabled: true, Vendor: good})
+	st, err := c.CreateStream(ctx, Enterprise(ent), StreamConfig{Enabled: true, Vendor: good})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"encrypted_token": "SECRET-token"}, srv.StreamSecrets(st.ID))
-	_, err = c.UpdateStream(ctx, ent, st.ID, StreamConfig{Enabled: false, Vendor: stale})
+	_, err = c.UpdateStream(ctx, Enterprise(ent), st.ID, StreamConfig{Enabled: false, Vendor: stale})
 	ae = nil
 	require.True(t, errors.As(err, &ae), "%v", err)
 	assert.ErrorIs(t, err, ErrValidation)
@@ -442,7 +442,7 @@ func TestStreamKeyTTLAndForget(t *testing.T) {
 		WithLogger(testLogger), WithStreamKeyTTL(0))
 	require.NoError(t, err)
 	for range 2 {
-		_, err := c.CreateStream(ctx, srv.Enterprise(), splunk)
+		_, err := c.CreateStream(ctx, Enterprise(srv.Enterprise()), splunk)
 		require.NoError(t, err)
 	}
 	total, keys := streamingCalls(srv)
@@ -451,12 +451,12 @@ func TestStreamKeyTTLAndForget(t *testing.T) {
 
 	// ForgetStreamKey: the next create fetches it again, once.
 	srv, c, _ = recordedFake(t)
-	_, err = c.CreateStream(ctx, srv.Enterprise(), splunk)
+	_, err = c.CreateStream(ctx, Enterprise(srv.Enterprise()), splunk)
 	require.NoError(t, err)
-	c.ForgetStreamKey(srv.Enterprise())
+	c.ForgetStreamKey(Enterprise(srv.Enterprise()))
 	c.ForgetStreamKey("never-seen")
 	for range 2 {
-		_, err = c.CreateStream(ctx, srv.Enterprise(), splunk)
+		_, err = c.CreateStream(ctx, Enterprise(srv.Enterprise()), splunk)
 		require.NoError(t, err)
 	}
 	total, keys = streamingCalls(srv)

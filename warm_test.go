@@ -67,7 +67,7 @@ func TestWarmStartWaitsForTheReset(t *testing.T) {
 		time.Sleep(10 * time.Minute) // the process restarts ten minutes into the spent window
 
 		hasty := memClient(t, srv, nil) // MaxWait 15 minutes: less than the 50 left
-		_, err := hasty.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err := hasty.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		recordErr(err)
 		var rl *RateLimitError
 		require.ErrorAs(t, err, &rl)
@@ -78,7 +78,7 @@ func TestWarmStartWaitsForTheReset(t *testing.T) {
 
 		patient := memClient(t, srv, nil, WithMaxWait(time.Hour))
 		start := time.Now()
-		_, err = patient.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = patient.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		require.NoError(t, err)
 		assert.Empty(t, refusals(srv), "requests refused")
 		reqs := srv.Requests()
@@ -104,7 +104,7 @@ func TestWarmStartOnceForConcurrentCallers(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Go(func() {
-				_, err := clients[i%2].AuditLog(t.Context(), srv.Enterprise(), nil)
+				_, err := clients[i%2].AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 				assert.NoError(t, err)
 			})
 		}
@@ -113,13 +113,13 @@ func TestWarmStartOnceForConcurrentCallers(t *testing.T) {
 		reqs := srv.Requests()
 		assert.Equal(t, "/rate_limit", reqs[0].Path, "a first call was sent before the warm start ended")
 		for _, c := range clients {
-			_, err := c.AuditLog(t.Context(), srv.Enterprise(), nil)
+			_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 			require.NoError(t, err)
 		}
 		assert.Equal(t, 1, srv.Count(rateLimitPath))
 		assert.Equal(t, 10, auditLogRequests(srv))
 		// The streams resource is learned on its own, once.
-		_, err = clients[0].ListStreams(t.Context(), srv.Enterprise())
+		_, err = clients[0].ListStreams(t.Context(), Enterprise(srv.Enterprise()))
 		require.NoError(t, err)
 		assert.Equal(t, 2, srv.Count(rateLimitPath))
 	})
@@ -138,30 +138,66 @@ func TestWarmStartSeedsTheBudget(t *testing.T) {
 				srv := memFake(t, auditlogtest.WithGeneratedEvents(50, 1),
 					auditlogtest.WithClock(skewed), auditlogtest.WithRateLimit(ResourceAuditLog, 100, time.Hour))
 				for range 3 {
-					_, err := memClient(t, srv, nil, WithoutWarmStart()).AuditLog(t.Context(), srv.Enterprise(), nil)
+					_, err := memClient(t, srv, nil, WithoutWarmStart()).AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 					require.NoError(t, err)
 				}
 				opened := time.Now() // on our clock
 				time.Sleep(time.Minute)
 				var rates []Rate
 				c := memClient(t, srv, nil, WithAPIVersion(version), WithHooks(Hooks{OnRate: func(res string, r Rate) {
-					assert.Equal(t, ResourceAuditLog, res)
+					assert.Equal(t, BudgetKey(Enterprise(srv.Enterprise())), res)
 					rates = append(rates, r)
 				}}))
-				_, err := c.AuditLog(t.Context(), srv.Enterprise(), nil)
+				_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 				require.NoError(t, err)
 				require.Len(t, rates, 2, "OnRate: the seed, then the response")
 				seed := rates[0]
 				assert.Equal(t, []int{100, 97, 3}, []int{seed.Limit, seed.Remaining, seed.Used})
 				assert.WithinDuration(t, opened.Add(time.Hour), seed.Reset, time.Second, "reset on our clock")
 				assert.Equal(t, 96, rates[1].Remaining)
-				r, ok := c.Rate(ResourceAuditLog)
+				r, ok := c.Rate(BudgetKey(Enterprise(srv.Enterprise())))
 				require.True(t, ok)
 				assert.Equal(t, 96, r.Remaining)
 				assert.Equal(t, 1, srv.Count(rateLimitPath))
 			})
 		})
 	}
+}
+
+// TestWarmStartSeedsEachScope: GET /rate_limit has one audit_log entry,
+// not one per path; each scope's budget is seeded from it when the Client
+// first reads that scope's log (the fake reports the window with least
+// left, so the seed never promises more than the scope has), and the
+// scope's own first answer, in a window ending later than the one the seed
+// described, then says what it has. (Had both windows the same reset, the
+// Budget would keep the seed's lower count for that window: conservative.)
+func TestWarmStartSeedsEachScope(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := memFake(t, auditlogtest.WithGeneratedEvents(200, 1), auditlogtest.WithRateLimit(ResourceAuditLog, 100, time.Hour))
+		ent, org := Enterprise(srv.Enterprise()), Organization(genOrg)
+		for range 3 {
+			_, err := memClient(t, srv, nil, WithoutWarmStart()).AuditLog(t.Context(), ent, nil)
+			require.NoError(t, err)
+		}
+		time.Sleep(time.Minute) // the organization's window opens later, and ends later
+		rates := map[string][]int{}
+		c := memClient(t, srv, nil, WithHooks(Hooks{OnRate: func(key string, r Rate) {
+			rates[key] = append(rates[key], r.Remaining)
+		}}))
+		_, err := c.AuditLog(t.Context(), org, nil)
+		require.NoError(t, err)
+		_, err = c.AuditLog(t.Context(), ent, nil)
+		require.NoError(t, err)
+		assert.Equal(t, map[string][]int{
+			BudgetKey(org): {97, 99}, // seeded from the enterprise's window, then its own
+			BudgetKey(ent): {97, 96},
+		}, rates)
+		assert.Equal(t, 2, srv.Count(rateLimitPath), "one seed per scope")
+		r, ok := c.Rate(BudgetKey(org))
+		require.True(t, ok)
+		assert.Equal(t, 99, r.Remaining)
+	})
 }
 
 // TestWarmStartGoesOnCold: when GET /rate_limit fails, is absent or lacks
@@ -201,17 +237,17 @@ func TestWarmStartGoesOnCold(t *testing.T) {
 				logs := newCapture()
 				c := memClient(t, srv, logs)
 				start := time.Now()
-				_, err := c.AuditLog(t.Context(), srv.Enterprise(), nil)
+				_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 				require.NoError(t, err)
 				suiteCapture.record(logs.text())
 				assert.Equal(t, tc.wait, time.Since(start))
 				assert.Equal(t, 1, srv.Count(rateLimitPath))
 				assert.Equal(t, 1, auditLogRequests(srv))
-				assert.Contains(t, logs.text(), "DEBUG auditlog: warm start: GitHub did not say; starting cold resource=audit_log why="+tc.why)
+				assert.Contains(t, logs.text(), "DEBUG auditlog: warm start: GitHub did not say; starting cold resource="+BudgetKey(Enterprise(srv.Enterprise()))+" why="+tc.why)
 				assert.NotContains(t, logs.text(), "SECRET")
 
 				// Once per Client, even when it failed.
-				_, err = c.AuditLog(t.Context(), srv.Enterprise(), nil)
+				_, err = c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 				require.NoError(t, err)
 				assert.Equal(t, 1, srv.Count(rateLimitPath))
 			})
@@ -231,7 +267,7 @@ func TestWarmStartOff(t *testing.T) {
 			memClient(t, srv, nil, WithoutWarmStart()),
 			memClient(t, srv, nil, WithLimiter(struct{ Limiter }{b})), // hides Seed
 		} {
-			_, err := c.AuditLog(t.Context(), srv.Enterprise(), nil)
+			_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 			require.NoError(t, err)
 		}
 		assert.Zero(t, srv.Count(rateLimitPath))
@@ -251,7 +287,7 @@ func TestWarmStartHeldByARefusal(t *testing.T) {
 		b, err := NewBudget(nil)
 		require.NoError(t, err)
 		first := memClient(t, srv, nil, WithLimiter(b), WithMaxWait(0))
-		_, err = first.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = first.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		recordErr(err)
 		var rl *RateLimitError
 		require.ErrorAs(t, err, &rl)
@@ -259,7 +295,7 @@ func TestWarmStartHeldByARefusal(t *testing.T) {
 		time.Sleep(time.Minute)
 		second := memClient(t, srv, nil, WithLimiter(b))
 		start := time.Now()
-		_, err = second.AuditLog(t.Context(), srv.Enterprise(), nil)
+		_, err = second.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 		require.NoError(t, err)
 		assert.Equal(t, time.Minute, time.Since(start), "waited for the rest of the hold")
 		assert.Equal(t, 1, srv.Count(rateLimitPath), "asked again while held")
@@ -280,11 +316,11 @@ func TestWarmStartCallerGivesUp(t *testing.T) {
 		defer cancel()
 		var done atomic.Bool
 		go func() {
-			_, err := c.AuditLog(t.Context(), srv.Enterprise(), nil)
+			_, err := c.AuditLog(t.Context(), Enterprise(srv.Enterprise()), nil)
 			assert.NoError(t, err)
 			done.Store(true)
 		}()
-		_, err := c.AuditLog(ctx, srv.Enterprise(), nil)
+		_, err := c.AuditLog(ctx, Enterprise(srv.Enterprise()), nil)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		synctest.Wait()
 		assert.False(t, done.Load(), "the other caller did not wait for the warm start")
@@ -293,7 +329,7 @@ func TestWarmStartCallerGivesUp(t *testing.T) {
 		assert.True(t, done.Load())
 		assert.Equal(t, 1, srv.Count(rateLimitPath))
 		assert.Equal(t, 1, auditLogRequests(srv))
-		r, ok := c.Rate(ResourceAuditLog)
+		r, ok := c.Rate(BudgetKey(Enterprise(srv.Enterprise())))
 		require.True(t, ok)
 		assert.Equal(t, 1749, r.Remaining)
 	})

@@ -59,6 +59,9 @@ func (s *Server) AddEventsAt(at time.Time, events ...json.RawMessage) error {
 	for _, ev := range parsed {
 		s.added[ev.id] = true
 	}
+	if !s.cfg.orgsSet {
+		s.orgs = s.orgIdx.addFrom(s.orgs, parsed...)
+	}
 	// The dataset may be shared with other servers: copy it once, then
 	// insert in place. A tail test adds a few recent events at a time, so
 	// each insert moves only the short run of events after it.
@@ -79,12 +82,18 @@ func (s *Server) AddEventsAt(at time.Time, events ...json.RawMessage) error {
 // web) and auditlog.OrderAsc or OrderDesc ("" is desc). Any other value
 // (such as "All") fails the test (a server from [New]) or panics.
 func (s *Server) Events(include wire.Include, order wire.Order) []json.RawMessage {
+	return s.listed("Events", "", include, order)
+}
+
+// listed is Events of the enterprise (org "") or of an organization, for
+// the helper fn.
+func (s *Server) listed(fn, org string, include wire.Include, order wire.Order) []json.RawMessage {
 	switch include {
 	case "":
 		include = "web"
 	case "web", "git", "all":
 	default:
-		s.fail("Events: include %q is not web, git or all", include)
+		s.fail("%s: include %q is not web, git or all", fn, include)
 		return nil
 	}
 	switch order {
@@ -92,23 +101,24 @@ func (s *Server) Events(include wire.Include, order wire.Order) []json.RawMessag
 		order = "desc"
 	case "asc", "desc":
 	default:
-		s.fail("Events: order %q is not asc or desc", order)
+		s.fail("%s: order %q is not asc or desc", fn, order)
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []json.RawMessage
-	for _, ev := range s.listLocked(string(include), string(order), nil, s.now().UnixMilli()) {
+	for _, ev := range s.listLocked(string(include), string(order), org, nil, s.now().UnixMilli()) {
 		out = append(out, json.RawMessage(ev.raw))
 	}
 	return out
 }
 
-// listLocked returns the matching events listed at now, in listing order.
-func (s *Server) listLocked(include, order string, q *query, now int64) []*event {
+// listLocked returns the matching events listed at now, in listing order,
+// by the enterprise (org "") or the organization org.
+func (s *Server) listLocked(include, order, org string, q *query, now int64) []*event {
 	out := make([]*event, 0, len(s.events))
 	for _, ev := range s.events {
-		if !listed(ev, include, q, now) {
+		if !listed(ev, include, org, q, now) {
 			continue
 		}
 		out = append(out, ev)
@@ -119,10 +129,12 @@ func (s *Server) listLocked(include, order string, q *query, now int64) []*event
 	return out
 }
 
-// listed reports whether a request with include and phrase q lists ev at
-// time now (epoch milliseconds).
-func listed(ev *event, include string, q *query, now int64) bool {
-	return ev.visible <= now && includes(include, ev) && (q == nil || q.match(ev))
+// listed reports whether a request with include and phrase q to the audit
+// log of the enterprise (org "") or of the organization org lists ev at
+// time now (epoch milliseconds). An organization's log is the enterprise's
+// restricted to the events whose org names it.
+func listed(ev *event, include, org string, q *query, now int64) bool {
+	return ev.visible <= now && includes(include, ev) && (org == "" || ev.inOrg(org)) && (q == nil || q.match(ev))
 }
 
 // includes reports whether the include parameter selects ev.
@@ -225,7 +237,13 @@ func validationFailed(field, message string) *response {
 	})
 }
 
-func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
+// auditLogLocked answers GET audit-log for the enterprise (org nil) or an
+// organization.
+func (s *Server) auditLogLocked(r *http.Request, org *Org, at time.Time) *response {
+	login := ""
+	if org != nil {
+		login = org.Login
+	}
 	now := at.UnixMilli()
 	qv := r.URL.Query()
 	include := qv.Get("include")
@@ -256,7 +274,7 @@ func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
 	if err != nil {
 		return validationFailed("phrase", err.Error())
 	}
-	if s.timesOutLocked(include, q, now) {
+	if s.timesOutLocked(include, login, q, now) {
 		return errorResponse(s.cfg.searchTimeout.Status, timeoutMessage, docsREST)
 	}
 
@@ -273,10 +291,14 @@ func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
 	if s.cfg.linkBase != "" {
 		root = s.cfg.linkBase
 	}
+	// Link URLs name the account by numeric ID, as GitHub's do.
 	base := fmt.Sprintf("%s/enterprises/%d/audit-log", root, s.cfg.enterpriseID)
+	if org != nil {
+		base = fmt.Sprintf("%s/organizations/%d/audit-log", root, org.ID)
+	}
 
 	if s.cfg.ghes {
-		return pageNumberResponse(s.listLocked(include, order, q, now), page, perPage, base, carry)
+		return pageNumberResponse(s.listLocked(include, order, login, q, now), page, perPage, base, carry)
 	}
 
 	after, before := qv.Get("after"), qv.Get("before")
@@ -288,7 +310,7 @@ func (s *Server) auditLogLocked(r *http.Request, at time.Time) *response {
 	// the page and the existence of a next and previous event are known, so
 	// a walk costs O(log n + page) per request even over millions of events.
 	v := listing{evs: s.events, desc: order != "asc", match: func(ev *event) bool {
-		return listed(ev, include, q, now)
+		return listed(ev, include, login, q, now)
 	}, hi: len(s.events)}
 	if sp := q.createdSpan(); sp.lo != math.MinInt64 || sp.hi != math.MaxInt64 {
 		// Events outside the created: range cannot match: scan only the
@@ -366,7 +388,7 @@ const timeoutMessage = "We couldn't respond to your request in time. Sorry about
 
 // timesOutLocked reports whether [WithSearchTimeout] ends this search: its
 // created: range is wider than MaxSpan, or it matches more than MaxEvents.
-func (s *Server) timesOutLocked(include string, q *query, now int64) bool {
+func (s *Server) timesOutLocked(include, org string, q *query, now int64) bool {
 	st := s.cfg.searchTimeout
 	if st.MaxSpan > 0 {
 		sp := q.createdSpan()
@@ -377,7 +399,7 @@ func (s *Server) timesOutLocked(include string, q *query, now int64) bool {
 	if st.MaxEvents > 0 {
 		n := 0
 		for _, ev := range s.events {
-			if listed(ev, include, q, now) {
+			if listed(ev, include, org, q, now) {
 				if n++; n > st.MaxEvents {
 					return true
 				}

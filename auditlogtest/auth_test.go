@@ -55,7 +55,7 @@ func TestScopes(t *testing.T) {
 	// The SDK reports it as forbidden, not as a rate limit.
 	c, err := auditlog.NewClient(auditlog.WithBaseURL(s.URL()), auditlog.WithToken(admin), auditlog.WithHTTPClient(s.Client()))
 	require.NoError(t, err)
-	_, err = c.AuditLog(t.Context(), s.Enterprise(), nil)
+	_, err = c.AuditLog(t.Context(), auditlog.Enterprise(s.Enterprise()), nil)
 	require.ErrorIs(t, err, auditlog.ErrForbidden)
 	var rl *auditlog.RateLimitError
 	assert.False(t, errors.As(err, &rl))
@@ -83,7 +83,7 @@ func TestTokenExpiresMidWalk(t *testing.T) {
 		Fault: auditlogtest.Fault{Kind: auditlogtest.FaultRevokeToken}}))
 	n := 0
 	var walkErr error
-	for _, err := range sdk(t, s).Events(t.Context(), s.Enterprise(), &auditlog.Query{PerPage: 100}) {
+	for _, err := range sdk(t, s).Events(t.Context(), auditlog.Enterprise(s.Enterprise()), &auditlog.Query{PerPage: 100}) {
 		if err != nil {
 			walkErr = err
 			break
@@ -138,7 +138,7 @@ func TestWithTLS(t *testing.T) {
 	require.True(t, strings.HasPrefix(s.URL(), "https://127.0.0.1:"), s.URL())
 	// An https base URL needs no loopback exception in the SDK.
 	n := 0
-	for _, err := range sdk(t, s).Events(t.Context(), s.Enterprise(), &auditlog.Query{PerPage: 50, Include: auditlog.IncludeAll}) {
+	for _, err := range sdk(t, s).Events(t.Context(), auditlog.Enterprise(s.Enterprise()), &auditlog.Query{PerPage: 50, Include: auditlog.IncludeAll}) {
 		require.NoError(t, err)
 		n++
 	}

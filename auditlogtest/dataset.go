@@ -26,6 +26,29 @@ type event struct {
 	// odd is set when action or actor is present but not a string, so
 	// searches on them read raw instead of the two fields above.
 	odd bool
+	// orgs are the organizations whose audit log lists the event; nil for
+	// none. Generated events share them.
+	orgs *orgList
+}
+
+// orgList is what an event's org (a string, or an array of them) and
+// org_id hold.
+type orgList struct {
+	logins []string
+	ids    []int64 // as many as logins when the event gives each one's ID
+}
+
+// inOrg reports whether the audit log of the organization login lists e.
+func (e *event) inOrg(login string) bool {
+	if e.orgs == nil {
+		return false
+	}
+	for _, o := range e.orgs.logins {
+		if strings.EqualFold(o, login) {
+			return true
+		}
+	}
+	return false
 }
 
 // minMillis is 1973-03-03 in epoch milliseconds. A smaller @timestamp is
@@ -40,6 +63,7 @@ func parseEvent(raw []byte) (*event, error) {
 	}
 	ev := &event{raw: buf.String()}
 	var ts, created, id string
+	var orgs orgList
 	if !members(ev.raw, func(k, v string) bool {
 		switch k {
 		case "@timestamp":
@@ -48,6 +72,19 @@ func parseEvent(raw []byte) (*event, error) {
 			created = v
 		case "_document_id":
 			id = v
+		case "org":
+			eachString(v, func(x string) {
+				if x != "" {
+					orgs.logins = append(orgs.logins, x)
+				}
+			})
+		case "org_id":
+			eachScalar(v, func(x string) bool {
+				if n, err := strconv.ParseInt(x, 10, 64); err == nil && n > 0 {
+					orgs.ids = append(orgs.ids, n)
+				}
+				return true
+			})
 		case "action", "actor":
 			s, ok := stringOf(v)
 			if !ok {
@@ -82,6 +119,9 @@ func parseEvent(raw []byte) (*event, error) {
 		return nil, errors.New(`"_document_id" missing or not a non-empty string`)
 	}
 	ev.git = strings.HasPrefix(ev.action, "git.")
+	if len(orgs.logins) > 0 {
+		ev.orgs = &orgs
+	}
 	return ev, nil
 }
 
@@ -116,6 +156,7 @@ func compareIDs(a, b *event) int { return strings.Compare(a.id, b.id) }
 type Dataset struct {
 	evs  []*event // ascending by (@timestamp, _document_id)
 	byID []*event // ascending by _document_id
+	orgs []Org    // the organizations the events name, by first appearance
 }
 
 // NewDataset validates events and builds a dataset from them. Each must be
@@ -145,7 +186,8 @@ func buildDataset(evs []*event) (*Dataset, error) {
 			return nil, fmt.Errorf("auditlogtest: duplicate _document_id %q", byID[i].id)
 		}
 	}
-	return &Dataset{evs: evs, byID: byID}, nil
+	var known orgSet
+	return &Dataset{evs: evs, byID: byID, orgs: known.addFrom(nil, evs...)}, nil
 }
 
 // Len returns the number of events in the dataset.

@@ -1,7 +1,8 @@
-// Package auditlogtest is a fake of GitHub's Enterprise audit-log REST API
-// and audit-log stream configuration API, for testing code that uses them
-// (with this SDK, google/go-github or plain net/http). It speaks the seven
-// operations the way GitHub documents them and, where the documentation is
+// Package auditlogtest is a fake of GitHub's Enterprise audit-log REST API,
+// the audit logs of the enterprise's organizations, and the audit-log stream
+// configuration API, for testing code that uses them (with this SDK,
+// google/go-github or plain net/http). It speaks the eight operations the
+// way GitHub documents them and, where the documentation is
 // silent, the way GitHub is observed to behave; each choice of the second
 // kind is listed below.
 //
@@ -78,16 +79,32 @@
 // generated datasets are shared automatically between servers with the
 // same generator and clock.
 //
+// # Organizations
+//
+// The enterprise's organizations have audit logs of their own: GET
+// /orgs/{org}/audit-log lists the enterprise's events whose org names the
+// organization (a string, or an array: an event of two organizations is in
+// both logs), with the same phrase, include, order, cursors and page rules
+// as the enterprise's log; the phrase org:{org} on the enterprise's log
+// lists the same events. The organizations are those the events name
+// ([Server.Organizations]) unless [WithOrganizations] declares them; any
+// other is 404. [Server.OrgEvents] is what one lists, [Server.OrgBudget]
+// its budget, [PathOrgAuditLog] the pattern that aims a [Rule] at them.
+//
 // # Served endpoints
 //
 //   - GET /enterprises/{enterprise}/audit-log (resource audit_log)
+//   - GET /orgs/{org}/audit-log, and GET /organizations/{id}/audit-log,
+//     the path its Link headers name (resource audit_log)
 //   - GET /enterprises/{enterprise}/audit-log/stream-key
 //   - GET, POST /enterprises/{enterprise}/audit-log/streams
 //   - GET, PUT, DELETE /enterprises/{enterprise}/audit-log/streams/{id}
 //     (these five use resource audit_log_streaming)
 //   - GET /rate_limit ([PathRateLimit]), counted against no resource
 //
-// {enterprise} is the slug or the numeric ID. Anything else is 404.
+// {enterprise} is the slug or the numeric ID, {org} the login (GitHub's
+// /orgs/ takes no ID). Anything else is 404, the stream endpoints of an
+// organization too (streams are the enterprise's).
 //
 // # Faithful to GitHub
 //
@@ -98,7 +115,12 @@
 //     (403), primary rate limit, handler. Every response has
 //     X-GitHub-Request-Id and a Date header on the server's clock, which is
 //     what a client reads to correct x-ratelimit-reset for clock skew.
-//   - Primary limits are fixed windows per token and resource; every response
+//   - Primary limits are fixed windows per token and resource and, for the
+//     audit log, per account: GitHub counts the audit-log budget per user,
+//     IP and entity path, so the enterprise's log and each organization's
+//     have a window of their own (however a request names the account:
+//     slug, login or ID, one window); the stream endpoints have one per
+//     token. Every response
 //     past routing carries x-ratelimit-limit/remaining/used/reset/resource.
 //     A request counts when it arrives, as GitHub counts it before running
 //     it: an injected latency delays its answer, not its count, and a window
@@ -109,7 +131,9 @@
 //   - GET /rate_limit reports the token's current window of each resource
 //     (audit_log, audit_log_streaming, any other given to [WithRateLimit],
 //     and core) as {"resources": {name: {limit, used, remaining, reset,
-//     resource}}}, the same windows its requests are counted in, read
+//     resource}}}; for audit_log, which names no path, the running window
+//     with the least left among the token's audit logs (the enterprise's
+//     when none runs: a choice, GitHub's is undocumented), the same windows its requests are counted in, read
 //     without opening or spending one; under API version 2022-11-28 the
 //     deprecated "rate" object (core's) too, which 2026-03-10 drops. Its
 //     x-ratelimit-* headers are core's. With rate limiting off it is 404
@@ -129,7 +153,8 @@
 //   - Pagination is by cursor: base64 of "<@timestamp in e-notation>|<_document_id>".
 //     Link carries rel="next" (only when more events follow), rel="first" and
 //     rel="prev" (only when events precede the page), never rel="last", with
-//     absolute URLs that use the numeric enterprise ID. No Link header is sent
+//     absolute URLs that use the numeric enterprise ID
+//     (/organizations/{id}/audit-log for an organization). No Link header is sent
 //     when the result fits one page. Cursors are positions, not indexes, so
 //     they stay valid when events are added.
 //   - Stream creation answers 200 (not 201), deletion 204; PUT validation

@@ -42,7 +42,7 @@ func testRetriesInABubble(t *testing.T) {
 
 		start := time.Now()
 		var got []string
-		for ev, err := range c.Events(t.Context(), srv.Enterprise(), &auditlog.Query{PerPage: 100, Include: auditlog.IncludeAll}) {
+		for ev, err := range c.Events(t.Context(), auditlog.Enterprise(srv.Enterprise()), &auditlog.Query{PerPage: 100, Include: auditlog.IncludeAll}) {
 			require.NoError(t, err)
 			got = append(got, ev.DocumentID)
 		}

@@ -74,7 +74,7 @@ func ExampleServer_Inject() {
 		return
 	}
 	pages := 0
-	for _, err := range c.Pages(context.Background(), srv.Enterprise(), &auditlog.Query{PerPage: 100}) {
+	for _, err := range c.Pages(context.Background(), auditlog.Enterprise(srv.Enterprise()), &auditlog.Query{PerPage: 100}) {
 		var apiErr *auditlog.APIError
 		if errors.As(err, &apiErr) {
 			reqs := srv.Requests() // the SDK's warm start (GET /rate_limit), then the pages
@@ -119,7 +119,7 @@ func ExampleServer_AddEventsAt() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	f := c.Follow(srv.Enterprise(), &auditlog.Query{}, auditlog.FollowOptions{
+	f := c.Follow(auditlog.Enterprise(srv.Enterprise()), &auditlog.Query{}, auditlog.FollowOptions{
 		Since: t0.Add(-time.Hour), Every: 10 * time.Millisecond, LookBack: 5 * time.Minute})
 	n := 0
 	for e, err := range f.Events(ctx) {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -192,11 +191,15 @@ func retryAfterSeconds(d time.Duration) int {
 
 // Path patterns of the endpoints, for [Match.Path].
 const (
-	PathAuditLog  = "/enterprises/{enterprise}/audit-log"
-	PathStreamKey = "/enterprises/{enterprise}/audit-log/stream-key"
-	PathStreams   = "/enterprises/{enterprise}/audit-log/streams"
-	PathStream    = "/enterprises/{enterprise}/audit-log/streams/{id}"
-	PathRateLimit = "/rate_limit"
+	PathAuditLog = "/enterprises/{enterprise}/audit-log"
+	// PathOrgAuditLog is an organization's audit log; the login segment,
+	// given literally, matches the login or the numeric ID alike, under
+	// /orgs/ or /organizations/ (Link URLs use the ID).
+	PathOrgAuditLog = "/orgs/{org}/audit-log"
+	PathStreamKey   = "/enterprises/{enterprise}/audit-log/stream-key"
+	PathStreams     = "/enterprises/{enterprise}/audit-log/streams"
+	PathStream      = "/enterprises/{enterprise}/audit-log/streams/{id}"
+	PathRateLimit   = "/rate_limit"
 )
 
 // Match selects requests. The zero Match selects every request.
@@ -207,7 +210,8 @@ type Match struct {
 	// match literally, except that "{name}" matches any one segment and a
 	// final "{name...}" the rest (one segment or more, as in
 	// [http.ServeMux] patterns). The enterprise segment, given literally,
-	// matches the slug or the numeric ID alike (Link URLs use the ID). In
+	// matches the slug or the numeric ID alike (Link URLs use the ID), and
+	// an organization's segment its login or ID (see [PathOrgAuditLog]). In
 	// [WithEnterpriseServer] mode it is matched without the /api/v3 prefix.
 	Path string
 	// Query, if set, constrains query parameters: each key's first value
@@ -227,13 +231,13 @@ func (m Match) validate() error {
 }
 
 // matches reports whether a request with method, API path (without any
-// /api/v3 prefix) and query is selected, for a server whose enterprise is
-// slug or id.
-func (m Match) matches(method, path string, q url.Values, slug, id string) bool {
+// /api/v3 prefix) and query is selected; canon rewrites a path's account
+// segment so that every name of an account reads the same.
+func (m Match) matches(method, path string, q url.Values, canon func(string) string) bool {
 	if m.Method != "" && !strings.EqualFold(m.Method, method) {
 		return false
 	}
-	if m.Path != "" && !matchPath(m.Path, path, slug, id) {
+	if m.Path != "" && !matchPath(canon(m.Path), canon(path)) {
 		return false
 	}
 	for k, want := range m.Query {
@@ -248,7 +252,7 @@ func (m Match) matches(method, path string, q url.Values, slug, id string) bool 
 	return true
 }
 
-func matchPath(pattern, path, slug, id string) bool {
+func matchPath(pattern, path string) bool {
 	ps := strings.Split(strings.TrimPrefix(pattern, "/"), "/")
 	xs := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	for i, p := range ps {
@@ -264,7 +268,6 @@ func matchPath(pattern, path, slug, id string) bool {
 			if x == "" {
 				return false
 			}
-		case i == 1 && ps[0] == "enterprises" && isEnterprise(p, slug, id) && isEnterprise(x, slug, id):
 		case p != x:
 			return false
 		}
@@ -381,10 +384,9 @@ func (s *Server) pickFault(method, path string, q url.Values) (f Fault, ok bool,
 	if fc.Jitter > 0 {
 		latency += time.Duration(s.rng.Int64N(int64(fc.Jitter) + 1))
 	}
-	slug, id := s.cfg.enterprise, strconv.FormatInt(s.cfg.enterpriseID, 10)
 	var fired *rule
 	for _, r := range s.rules {
-		if !r.matches(method, path, q, slug, id) {
+		if !r.matches(method, path, q, s.canonPathLocked) {
 			continue
 		}
 		r.seen++

@@ -144,7 +144,7 @@ func (g Generator) dataset() (*Dataset, error) {
 		text.Write(raw)
 		ids.WriteString(r.id)
 		ends[i] = text.Len()
-		slab[i] = event{ts: r.ts, action: r.action, actor: r.actor, git: r.git}
+		slab[i] = event{ts: r.ts, action: r.action, actor: r.actor, git: r.git, orgs: r.orgs}
 		i++
 	})
 	all, allIDs := text.String(), ids.String()
@@ -157,6 +157,22 @@ func (g Generator) dataset() (*Dataset, error) {
 		evs[i] = &slab[i]
 	}
 	return buildDataset(evs)
+}
+
+// pairs returns, at i*len(xs)+j, the list of xs[i] and xs[j] (xs[i] alone
+// when i == j).
+func pairs[T any](xs []T) [][]T {
+	out := make([][]T, len(xs)*len(xs))
+	for i, a := range xs {
+		for j, b := range xs {
+			if i == j {
+				out[i*len(xs)+j] = []T{a}
+			} else {
+				out[i*len(xs)+j] = []T{a, b}
+			}
+		}
+	}
+	return out
 }
 
 type genActor struct {
@@ -179,6 +195,16 @@ var (
 	}
 	genOrgs   = []string{"avocado-org", "guacamole-inc", "pit-labs", "octo-demo"}
 	genOrgIDs = []int64{62012, 71733, 80233, 90451}
+	// genOrgLists[i*len(genOrgs)+j] is the org list of an event in orgs i
+	// and j (one org when i == j), shared by every such event.
+	genOrgLists = func() []*orgList {
+		logins, ids := pairs(genOrgs), pairs(genOrgIDs)
+		out := make([]*orgList, len(logins))
+		for i := range logins {
+			out[i] = &orgList{logins: logins[i], ids: ids[i]}
+		}
+		return out
+	}()
 	genRepos  = []string{"api", "web", "infra", "docs", "sdk-go", "ml-models", "secrets-scanner", ".github"}
 	genAgents = []string{
 		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
@@ -265,6 +291,7 @@ type genRecord struct {
 	id            string // valid until the next event
 	action, actor string
 	git           bool
+	orgs          *orgList // shared, never modified
 }
 
 // objWriter renders one flat JSON object with its members sorted by key,
@@ -452,10 +479,12 @@ func (g Generator) each(emit func(genRecord, []byte)) {
 		w.rawBytes("request_id", append(scratch, '"'))
 		w.raw("user_agent", genAgentsJSON[rng.IntN(len(genAgents))])
 
+		orgs := genOrgLists[oi*len(genOrgs)+oi]
 		if g.OrgArrayPercent > 0 && (rng.IntN(100) < g.OrgArrayPercent || (action == "oauth_authorization.create" && rng.IntN(100) < 40)) {
 			oj := (oi + 1 + rng.IntN(len(genOrgs)-1)) % len(genOrgs)
 			w.raw("org", `["`+org+`","`+genOrgs[oj]+`"]`)
 			w.raw("org_id", "["+strconv.FormatInt(orgID, 10)+","+strconv.FormatInt(genOrgIDs[oj], 10)+"]")
+			orgs = genOrgLists[oi*len(genOrgs)+oj]
 		} else {
 			w.str("org", org)
 			w.int("org_id", orgID)
@@ -509,7 +538,7 @@ func (g Generator) each(emit func(genRecord, []byte)) {
 			w.str("actor_ip", "203.0.113."+strconv.Itoa(rng.IntN(255)))
 		}
 		addActionFields(rng, &w, action, actor, actors, org, visibility)
-		emit(genRecord{ts: ts, id: id, action: action, actor: actor.login, git: strings.HasPrefix(action, "git.")}, w.bytes())
+		emit(genRecord{ts: ts, id: id, action: action, actor: actor.login, git: strings.HasPrefix(action, "git."), orgs: orgs}, w.bytes())
 	}
 }
 

@@ -154,3 +154,24 @@ func eachField(s string, names []string, fn func(string) bool) {
 		return true
 	})
 }
+
+// eachString calls fn with v when it is a JSON string, or with each string
+// in v when it is an array; other values are skipped.
+func eachString(v string, fn func(string)) {
+	if s, ok := stringOf(v); ok {
+		fn(s)
+		return
+	}
+	if v == "" || v[0] != '[' {
+		return
+	}
+	for i := skipSpace(v, 1); i < len(v) && v[i] != ']'; {
+		end := skipValue(v, i)
+		if s, ok := stringOf(v[i:end]); ok {
+			fn(s)
+		}
+		if i = skipSpace(v, end); i < len(v) && v[i] == ',' {
+			i = skipSpace(v, i+1)
+		}
+	}
+}

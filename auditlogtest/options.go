@@ -41,6 +41,8 @@ type config struct {
 
 	enterprise   string
 	enterpriseID int64
+	orgs         []Org // WithOrganizations
+	orgsSet      bool
 	tokens       []string
 	scopes       map[string][]string // WithScopes
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -99,7 +98,7 @@ func (s *Server) ResetRequests() {
 
 // selects reports whether m selects the logged request r.
 func (s *Server) selects(m Match, r Request) bool {
-	return m.matches(r.Method, s.apiPath(r.Path), r.Query(), s.cfg.enterprise, strconv.FormatInt(s.cfg.enterpriseID, 10))
+	return m.matches(r.Method, s.apiPath(r.Path), r.Query(), s.canonPathLocked)
 }
 
 // matchingLocked returns copies of the logged requests m selects.

@@ -58,6 +58,8 @@ type Server struct {
 	sleepers  map[uint64]context.CancelFunc // requests waiting in an injected latency
 	data      *Dataset                      // shared, never modified
 	events    []*event                      // data's events plus added ones, sorted ascending
+	orgs      []Org                         // the organizations served (WithOrganizations, or the events')
+	orgIdx    orgSet                        // orgs by login and ID
 	ownEvents bool                          // events is this server's copy, not data's shared slice
 	added     map[string]bool
 	rng       *rand.Rand
@@ -145,6 +147,13 @@ func newServer(opts []Option) (*Server, error) {
 		streams:  map[int64]*stream{},
 		secrets:  map[int64]map[string]string{},
 		nextID:   1,
+		orgs:     slices.Clone(data.orgs),
+	}
+	if cfg.orgsSet {
+		s.orgs = slices.Clone(cfg.orgs)
+	}
+	for i, o := range s.orgs {
+		s.orgIdx.index(o, i)
 	}
 	var seedBytes [32]byte
 	copy(seedBytes[:], "auditlogtest stream key seed....")
@@ -613,7 +622,7 @@ func (s *Server) accountLocked(r *http.Request, rt route, tok, version, reqID st
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	b := s.budgetLocked(tok, rt.resource, now)
+	b := s.budgetLocked(budgetKey{tok, rt.resource, rt.entity}, now)
 	defer func() {
 		// Every answer past routing says what the token may do.
 		s.scopeHeaders(resp.header, tok, rt.resource)
@@ -699,6 +708,11 @@ type route struct {
 	kind     routeKind
 	resource string
 	streamID int64
+	// entity is the account whose budget the request counts against, for
+	// the audit log (see orgEntity); "" for the stream endpoints, whose
+	// budget is the token's.
+	entity string
+	org    *Org // the organization of an organization's audit log
 }
 
 // route resolves the path and method; false means 404.
@@ -717,7 +731,21 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		return route{}, false
 	}
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	if len(parts) < 3 || parts[0] != "enterprises" || parts[2] != "audit-log" {
+	if len(parts) < 3 || parts[2] != "audit-log" {
+		return route{}, false
+	}
+	if parts[0] == "orgs" || parts[0] == "organizations" {
+		// An organization's audit log, by login or (as its Link headers
+		// name it) by ID; it has no stream endpoints.
+		s.mu.Lock()
+		o, ok := s.orgLocked(parts[1], parts[0] == "organizations")
+		s.mu.Unlock()
+		if !ok || len(parts) != 3 || r.Method != http.MethodGet {
+			return route{}, false
+		}
+		return route{kind: routeAuditLog, resource: ResourceAuditLog, entity: orgEntity(o), org: &o}, true
+	}
+	if parts[0] != "enterprises" {
 		return route{}, false
 	}
 	ent := parts[1]
@@ -728,7 +756,7 @@ func (s *Server) route(r *http.Request) (route, bool) {
 	switch {
 	case len(rest) == 0:
 		if r.Method == http.MethodGet {
-			return route{kind: routeAuditLog, resource: ResourceAuditLog}, true
+			return route{kind: routeAuditLog, resource: ResourceAuditLog, entity: s.enterpriseEntity()}, true
 		}
 		return route{}, false
 	case s.cfg.ghes:
@@ -757,7 +785,7 @@ func (s *Server) route(r *http.Request) (route, bool) {
 func (s *Server) handleLocked(r *http.Request, rt route, body []byte, now time.Time) *response {
 	switch rt.kind {
 	case routeAuditLog:
-		return s.auditLogLocked(r, now)
+		return s.auditLogLocked(r, rt.org, now)
 	case routeStreamKey:
 		return s.streamKeyLocked()
 	case routeStreams:

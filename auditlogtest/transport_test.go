@@ -64,7 +64,7 @@ func TestWithoutListener(t *testing.T) {
 	resp, body := get(t, s, "/enterprises/avocado-corp/audit-log")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Len(t, docIDs(t, body), len(s.Events(auditlog.IncludeWeb, auditlog.OrderDesc)))
-	page, err := sdk(t, s).AuditLog(t.Context(), s.Enterprise(), &auditlog.Query{Include: auditlog.IncludeAll})
+	page, err := sdk(t, s).AuditLog(t.Context(), auditlog.Enterprise(s.Enterprise()), &auditlog.Query{Include: auditlog.IncludeAll})
 	require.NoError(t, err)
 	assert.Len(t, page.Events, 10)
 	// Links name the same origin, so a walk stays in memory.
@@ -190,7 +190,7 @@ func TestServerMadeOutsideABubble(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		var got []string
-		for ev, err := range sdk(t, srv).Events(t.Context(), srv.Enterprise(), &auditlog.Query{PerPage: 100, Include: auditlog.IncludeAll, Order: auditlog.OrderAsc}) {
+		for ev, err := range sdk(t, srv).Events(t.Context(), auditlog.Enterprise(srv.Enterprise()), &auditlog.Query{PerPage: 100, Include: auditlog.IncludeAll, Order: auditlog.OrderAsc}) {
 			require.NoError(t, err)
 			got = append(got, ev.DocumentID)
 		}
@@ -230,7 +230,7 @@ func TestRecipeTailCatchesLateEvent(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
 		defer cancel()
 		c := sdk(t, srv)
-		f := c.Follow(srv.Enterprise(), &auditlog.Query{}, auditlog.FollowOptions{
+		f := c.Follow(auditlog.Enterprise(srv.Enterprise()), &auditlog.Query{}, auditlog.FollowOptions{
 			Every: time.Minute, LookBack: 5 * time.Minute, Since: now.Add(-10 * time.Minute)})
 		var got []string
 		var at []time.Duration
@@ -266,7 +266,7 @@ func TestManyFakesWithFaultsInBubbles(t *testing.T) {
 					auditlogtest.WithSeed(int64(i)),
 					auditlogtest.WithFaults(auditlogtest.Faults{ServerError: 0.05, Reset: 0.02, Truncate: 0.02}))
 				n := 0
-				for _, err := range sdk(t, srv, auditlog.WithMaxAttempts(20)).Events(t.Context(), srv.Enterprise(),
+				for _, err := range sdk(t, srv, auditlog.WithMaxAttempts(20)).Events(t.Context(), auditlog.Enterprise(srv.Enterprise()),
 					&auditlog.Query{PerPage: 25, Include: auditlog.IncludeAll}) {
 					require.NoError(t, err)
 					n++
@@ -283,7 +283,7 @@ func TestSDKErrorCarriesTheLoggedRequestID(t *testing.T) {
 	pages := auditlogtest.Match{Path: auditlogtest.PathAuditLog}
 	require.NoError(t, srv.Inject(auditlogtest.Rule{Match: pages, Fault: auditlogtest.Fault{Kind: auditlogtest.FaultResponse,
 		Status: http.StatusUnprocessableEntity, Body: `{"message":"Validation Failed","documentation_url":"https://docs.github.com/rest"}`}}))
-	_, err := sdk(t, srv, auditlog.WithMaxAttempts(1)).AuditLog(t.Context(), srv.Enterprise(), nil)
+	_, err := sdk(t, srv, auditlog.WithMaxAttempts(1)).AuditLog(t.Context(), auditlog.Enterprise(srv.Enterprise()), nil)
 	var apiErr *auditlog.APIError
 	require.True(t, errors.As(err, &apiErr), "%v", err)
 	reqs, err := srv.WaitRequests(t.Context(), pages, 1)

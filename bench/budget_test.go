@@ -83,7 +83,7 @@ func BenchmarkBudget(b *testing.B) {
 				b.Fatal(err)
 			}
 			for ctx.Err() == nil {
-				for _, err := range c.Events(ctx, ent, &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 100}) {
+				for _, err := range c.Events(ctx, auditlog.Enterprise(ent), &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 100}) {
 					if err != nil {
 						if ctx.Err() == nil && !errors.Is(err, auditlog.ErrRateLimited) {
 							b.Errorf("auditlog: %v", err)

@@ -57,7 +57,7 @@ func BenchmarkDecodePage(b *testing.B) {
 		b.SetBytes(int64(len(page)))
 		b.ReportAllocs()
 		for b.Loop() {
-			p, err := c.AuditLog(ctx, benchEnterprise, q)
+			p, err := c.AuditLog(ctx, auditlog.Enterprise(benchEnterprise), q)
 			if err != nil || len(p.Events) != 100 {
 				b.Fatalf("%d events, %v", len(p.Events), err)
 			}
@@ -109,7 +109,7 @@ func TestDecodeNoFieldLost(t *testing.T) {
 	c, gh := newMemClients(t, page)
 	ctx := context.Background()
 
-	p, err := c.AuditLog(ctx, benchEnterprise, &auditlog.Query{PerPage: 100})
+	p, err := c.AuditLog(ctx, auditlog.Enterprise(benchEnterprise), &auditlog.Query{PerPage: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

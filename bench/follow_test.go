@@ -90,7 +90,7 @@ func BenchmarkFollow(b *testing.B) {
 			}
 		}()
 
-		f := c.Follow(srv.Enterprise(), nil, auditlog.FollowOptions{
+		f := c.Follow(auditlog.Enterprise(srv.Enterprise()), nil, auditlog.FollowOptions{
 			Every: auditlog.DefaultFollowEvery / scale, LookBack: lookBack, Since: start})
 		got := map[string]int{}
 		held := 0

@@ -21,7 +21,7 @@ var unlimited = auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, 1<<30,
 // how many it saw; onPage, if not nil, runs after every 100th event.
 func walkAuditlog(ctx context.Context, c *auditlog.Client, ent string, onPage func()) (int, error) {
 	n := 0
-	for _, err := range c.Events(ctx, ent, &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 100}) {
+	for _, err := range c.Events(ctx, auditlog.Enterprise(ent), &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 100}) {
 		if err != nil {
 			return n, err
 		}

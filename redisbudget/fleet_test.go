@@ -154,7 +154,7 @@ func walk(c *auditlog.Client, enterprise string) (problem string, limited bool) 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	seen := make(map[string]bool, fleetEvents)
-	for ev, err := range c.Events(ctx, enterprise, &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 10}) {
+	for ev, err := range c.Events(ctx, auditlog.Enterprise(enterprise), &auditlog.Query{Include: auditlog.IncludeAll, PerPage: 10}) {
 		if err != nil {
 			return "walk: " + err.Error(), errors.Is(err, auditlog.ErrRateLimited)
 		}
@@ -481,7 +481,7 @@ func TestFleetOutlivesACrashedProcess(t *testing.T) {
 	killedAt := time.Now()
 
 	rdb := redisSrv.Client(t, "")
-	claimsKey := bucketKeys(f.key, res)[1]
+	claimsKey := bucketKeys(f.key, auditlog.BudgetKey(auditlog.Enterprise(f.srv.Enterprise())))[1]
 	orphans, err := rdb.ZRangeWithScores(context.Background(), claimsKey, 0, -1).Result()
 	require.NoError(t, err)
 	var held int

@@ -13,8 +13,9 @@
 //
 // # What is shared
 //
-// Per resource (audit_log, audit_log_streaming), atomically (each operation
-// is one Lua script) and on the Redis server's clock (TIME):
+// Per budget key (audit_log_streaming, and audit_log per scope's path, such
+// as audit_log:orgs/octo-org: see [auditlog.BudgetKey]), atomically (each
+// operation is one Lua script) and on the Redis server's clock (TIME):
 //
 //   - pacing, as [auditlog.Budget] paces: the configured rate until GitHub
 //     reports a window, then what GitHub says is left over the time it says
@@ -116,7 +117,8 @@ type settings struct {
 	logger   *slog.Logger
 }
 
-// WithRateLimits sets the budgets, resource by resource, over
+// WithRateLimits sets the budgets, resource by resource (audit_log's holds
+// for every scope's key), over
 // [auditlog.DefaultRateLimits], as [auditlog.WithRateLimits] does for a
 // Client's own Budget; for example a GitHub Enterprise Server whose
 // administrator set other limits. A limit set here is paced even when the
@@ -353,12 +355,16 @@ func (l *Limiter) scaleRate(r auditlog.Rate) auditlog.Rate {
 	return s
 }
 
-func (l *Limiter) limitFor(resource string) auditlog.RateLimit {
-	if lim, ok := l.limits[resource]; ok {
+// limitFor is the configured limit of the resource of budget key key.
+func (l *Limiter) limitFor(key string) auditlog.RateLimit {
+	if lim, ok := l.limits[auditlog.KeyResource(key)]; ok {
 		return lim
 	}
 	return auditlog.DefaultOtherRateLimit
 }
+
+// isConfigured reports whether the limit of key's resource was configured.
+func (l *Limiter) isConfigured(key string) bool { return l.configured[auditlog.KeyResource(key)] }
 
 // paceArgs are the configured emission interval (µs) and burst of resource,
 // which every script needs to create the state.
@@ -449,7 +455,7 @@ func (l *Limiter) take(resource string, t auditlog.Ticket) (claim, bool) {
 func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.Duration) (time.Duration, int64, *auditlog.RateLimitError, error) {
 	emission, burst := l.paceArgs(resource)
 	configured := 0
-	if l.configured[resource] {
+	if l.isConfigured(resource) {
 		configured = 1
 	}
 	l.mu.Lock()
@@ -491,7 +497,7 @@ func (l *Limiter) Observe(resource string, t auditlog.Ticket, now time.Time, r a
 	lim := l.limitFor(resource)
 	tol := min(maxTolerance, lim.Per/2)
 	l.mu.Lock()
-	l.nolimit[resource] = !r.Known() && !l.configured[resource] && !l.last[resource].reset.After(now)
+	l.nolimit[resource] = !r.Known() && !l.isConfigured(resource) && !l.last[resource].reset.After(now)
 	l.mu.Unlock()
 	l.remember(resource, now, r)
 	l.tellFallback(resource, c, held, now, r)
@@ -651,7 +657,7 @@ const maxSeedLease = 10 * time.Second
 // ends.
 func (l *Limiter) Seed(ctx context.Context, resource string, fetch func(context.Context) (auditlog.Rate, time.Time, error)) {
 	configured := 0
-	if l.configured[resource] {
+	if l.isConfigured(resource) {
 		configured = 1
 	}
 	lease := maxSeedLease
@@ -745,7 +751,7 @@ func (l *Limiter) State(resource string, now time.Time) (auditlog.Rate, bool) {
 			case v[0] == 1:
 				return auditlog.Rate{Limit: int(v[1]), Remaining: int(v[2]), Used: max(int(v[1]-v[2]), -1),
 					Reset: now.Add(time.Duration(v[3]) * time.Microsecond), Resource: resource}, true
-			case v[6] == 1 && !l.configured[resource]:
+			case v[6] == 1 && !l.isConfigured(resource):
 				return none, true // no limit enforced
 			}
 			return none, false

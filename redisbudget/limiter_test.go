@@ -536,6 +536,68 @@ func TestResourcesAndKeysAreSeparate(t *testing.T) {
 	assert.NotEqual(t, hashTag(bucketKeys("ghaudit:one", res)[0]), hashTag(bucketKeys("ghaudit:two", res)[0]))
 }
 
+// TestScopesKeepSeparateBudgets: the audit-log budgets of two scopes
+// (auditlog.BudgetKey) are two budgets in Redis, shared by the fleet, each
+// paced by what is configured for audit_log, and each under its own keys,
+// whose ':' and '/' keep them in one cluster slot.
+func TestScopesKeepSeparateBudgets(t *testing.T) {
+	srv := sharedRedis(t)
+	prefix := "test:" + t.Name()
+	limits := WithRateLimits(map[string]auditlog.RateLimit{res: {Requests: 3, Per: time.Hour}})
+	a := newLimiter(t, srv, prefix, limits)
+	b := newLimiter(t, srv, prefix, limits)
+	ent := auditlog.BudgetKey(auditlog.Enterprise("avocado-corp"))
+	org := auditlog.BudgetKey(auditlog.Organization("octo-org"))
+	now := time.Now()
+
+	// audit_log's 3 an hour holds for each scope, across the fleet.
+	var entTickets []auditlog.Ticket
+	for _, l := range []*Limiter{a, b, a} {
+		k, w := reserveWait(t, l, ent, now, 0)
+		assert.Zero(t, w)
+		entTickets = append(entTickets, k)
+	}
+	_, _, err := b.Reserve(ent, now, 0)
+	var rl *auditlog.RateLimitError
+	require.ErrorAs(t, err, &rl, "the enterprise's budget is spent")
+	assert.Equal(t, ent, rl.Resource)
+	assert.Equal(t, 3, rl.Limit)
+	var orgTickets []auditlog.Ticket
+	for range 3 {
+		k, w := reserveWait(t, b, org, now, 0)
+		assert.Zero(t, w, "the organization's budget is its own")
+		orgTickets = append(orgTickets, k)
+	}
+
+	// What GitHub reports on one scope's path is that scope's alone, and
+	// every process sees it.
+	reset := now.Add(time.Hour)
+	a.Observe(ent, entTickets[0], now, auditlog.Rate{Limit: 1750, Remaining: 10, Used: 1740, Reset: reset, Resource: res})
+	st, ok := b.State(ent, now)
+	require.True(t, ok)
+	assert.Equal(t, 8, st.Remaining, "10 reported, less the 2 in flight")
+	assert.Equal(t, ent, st.Resource)
+	b.Observe(org, orgTickets[0], now, auditlog.Rate{Limit: 1750, Remaining: 50, Used: 1700, Reset: reset, Resource: res})
+	st, ok = a.State(org, now)
+	require.True(t, ok)
+	assert.Equal(t, 48, st.Remaining, "50 reported, less the 2 in flight")
+	st, ok = a.State(ent, now)
+	require.True(t, ok)
+	assert.Equal(t, 8, st.Remaining, "the organization's report left the enterprise's budget alone")
+
+	rdb := srv.Client(t, "")
+	for _, key := range []string{ent, org} {
+		keys := bucketKeys(prefix, key)
+		n, err := rdb.Exists(context.Background(), keys[0]).Result()
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n, "the state of %s is kept under %s", key, keys[0])
+		assert.Equal(t, prefix+":"+key, hashTag(keys[0]))
+		for _, k := range keys[1:] {
+			assert.Equal(t, hashTag(keys[0]), hashTag(k), "one slot for %s", key)
+		}
+	}
+}
+
 // hashTag is the part of key that Redis Cluster hashes: what lies between
 // the first "{" and the first "}" after it, when that is not empty.
 func hashTag(key string) string {
@@ -634,10 +696,10 @@ func TestClientOnAServerWithoutLimits(t *testing.T) {
 		auditlog.WithLimiter(l), auditlog.WithMaxWait(0))
 	require.NoError(t, err)
 	for i := range 2000 {
-		_, err := c.AuditLog(context.Background(), fake.Enterprise(), &auditlog.Query{PerPage: 1})
+		_, err := c.AuditLog(context.Background(), auditlog.Enterprise(fake.Enterprise()), &auditlog.Query{PerPage: 1})
 		require.NoError(t, err, "request %d", i+1)
 	}
-	st, ok := l.State(res, time.Now())
+	st, ok := l.State(auditlog.BudgetKey(auditlog.Enterprise(fake.Enterprise())), time.Now())
 	assert.True(t, ok)
 	assert.False(t, st.Known(), "no limit")
 }

@@ -16,12 +16,14 @@ import (
 // script needs, and spreads the budgets of different prefixes over the
 // cluster.
 //
-// A budget is keyed by resource. GitHub also counts the audit-log budget
-// per entity path (each organization's audit log apart from the
-// enterprise's); keying by (resource, path) is a change to this function
-// only.
-func bucketKeys(prefix, resource string) []string {
-	base := "{" + prefix + ":" + resource + "}"
+// A budget is keyed by its budget key: a resource, or a resource and an
+// entity path ("audit_log:orgs/octo-org", see [auditlog.BudgetKey]), since
+// GitHub counts each organization's audit log apart from the enterprise's.
+// A ':' or '/' inside the braces is plain text to Redis; the SDK's keys hold
+// no brace (a scope's path escapes one), and the five keys share their text
+// up to the first '}' whatever it is, so they stay in one slot.
+func bucketKeys(prefix, key string) []string {
+	base := "{" + prefix + ":" + key + "}"
 	return []string{base, base + ":claims", base + ":order", base + ":released", base + ":seed"}
 }
 

@@ -159,7 +159,7 @@ func TestFleetStartsWarm(t *testing.T) {
 			require.NoError(t, err)
 			wg.Go(func() {
 				<-go1
-				_, err := c.AuditLog(context.Background(), fake.Enterprise(), nil)
+				_, err := c.AuditLog(context.Background(), auditlog.Enterprise(fake.Enterprise()), nil)
 				assert.NoError(t, err)
 			})
 		}

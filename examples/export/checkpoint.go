@@ -19,12 +19,14 @@ import (
 // one walk.
 const checkpointVersion = 3
 
-// state is what the checkpoint file holds. It is rewritten after every page
+// state is what the checkpoint file holds. An export of an organization's
+// audit log records its login in Org, and an empty Enterprise. It is rewritten after every page
 // (and every batch of tailed events), always after the events it counts are
 // on disk, so that it never claims more than the output holds.
 type state struct {
 	Version    int    `json:"version"`
 	Enterprise string `json:"enterprise"`
+	Org        string `json:"org,omitempty"`
 	// Out is the absolute path of the output this checkpoint counts.
 	Out string `json:"out"`
 	// The query of the backfill; a resumed run keeps it.

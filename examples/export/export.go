@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ghaudit/auditlog"
@@ -46,7 +48,7 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 		out = abs
 	}
 	ex.state = state{
-		Version: checkpointVersion, Enterprise: ex.o.enterprise, Out: out,
+		Version: checkpointVersion, Enterprise: ex.o.enterprise, Org: ex.o.org, Out: out,
 		Phrase: q.Phrase, Include: string(q.Include), Order: string(q.Order), PerPage: q.PerPage,
 		Started: now,
 		// The hand-over to -follow re-reads what may arrive late behind the
@@ -61,8 +63,9 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 		}
 		if ok {
 			switch {
-			case st.Enterprise != ex.o.enterprise:
-				return fmt.Errorf("-enterprise is %q but checkpoint %s is for %q", ex.o.enterprise, ex.o.checkpoint, st.Enterprise)
+			case st.Enterprise != ex.o.enterprise || st.Org != ex.o.org:
+				return fmt.Errorf("the flags name the audit log of %s but checkpoint %s is for %s",
+					scopeText(ex.o.enterprise, ex.o.org), ex.o.checkpoint, scopeText(st.Enterprise, st.Org))
 			case st.Out != out:
 				return fmt.Errorf("checkpoint %s counts the events in %s, not -out %s", ex.o.checkpoint, st.Out, ex.o.out)
 			}
@@ -83,7 +86,7 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 		if n == 0 {
 			n = auditlog.DefaultBackfillParallel
 		}
-		bf = ex.client.Backfill(ex.o.enterprise, q, auditlog.BackfillOptions{From: ex.state.Backfill, Parallel: n})
+		bf = ex.client.Backfill(ex.o.scope(), q, auditlog.BackfillOptions{From: ex.state.Backfill, Parallel: n})
 	case resumed && ex.o.parallel > 0:
 		fmt.Fprintf(ex.stderr, "export: %s is an export of one walk; -parallel applies to a new export only\n", ex.o.checkpoint)
 	case !resumed && ex.o.parallel > 0:
@@ -93,7 +96,7 @@ func (ex *exporter) run(ctx context.Context, q *auditlog.Query, stdout io.Writer
 		if ex.o.until != "" {
 			until = ex.upper.Truncate(time.Millisecond).Add(time.Millisecond)
 		}
-		bf = ex.client.Backfill(ex.o.enterprise, q, auditlog.BackfillOptions{Since: ex.since, Until: until, Parallel: ex.o.parallel})
+		bf = ex.client.Backfill(ex.o.scope(), q, auditlog.BackfillOptions{Since: ex.since, Until: until, Parallel: ex.o.parallel})
 		ex.state.Backfill = bf.Checkpoint()
 		if ex.state.Backfill.IsZero() {
 			// Invalid options: the first range says why.
@@ -150,6 +153,13 @@ func (ex *exporter) expectedTotal(q *auditlog.Query, bf *auditlog.Backfill) int6
 		return -1
 	}
 	evs := ex.demo.Events(q.Include, q.Order)
+	if ex.o.org != "" {
+		known := slices.ContainsFunc(ex.demo.Organizations(), func(o auditlogtest.Org) bool { return strings.EqualFold(o.Login, ex.o.org) })
+		if !known {
+			return -1 // the fake answers 404, as GitHub does
+		}
+		evs = ex.demo.OrgEvents(ex.o.org, q.Include, q.Order)
+	}
 	if bf == nil {
 		return int64(len(evs))
 	}
@@ -296,7 +306,7 @@ func (ex *exporter) backfill(ctx context.Context, q *auditlog.Query) error {
 	if ex.state.Cursor.IsZero() && !ex.since.IsZero() {
 		ex.prog.setBase(0) // a new walk: none of the range is done
 	}
-	for page, perr := range ex.client.Pages(ctx, ex.o.enterprise, q.At(ex.state.Cursor)) {
+	for page, perr := range ex.client.Pages(ctx, ex.o.scope(), q.At(ex.state.Cursor)) {
 		if perr != nil {
 			if ctx.Err() != nil {
 				return errInterrupted
@@ -406,11 +416,11 @@ func (ex *exporter) followLog(ctx context.Context, q *auditlog.Query) error {
 		opts.Since = ex.state.Started // no checkpoint: tail from when the export began
 	}
 	fq := &auditlog.Query{Phrase: q.Phrase, Include: q.Include, PerPage: q.PerPage}
-	f := ex.client.Follow(ex.o.enterprise, fq, opts)
+	f := ex.client.Follow(ex.o.scope(), fq, opts)
 	fmt.Fprintf(ex.stderr, "export: tailing every %s (look-back %s); SIGINT or SIGTERM to stop\n", ex.o.every, ex.o.lookBack)
 
 	if ex.demo != nil {
-		go demoActivity(ctx, ex.demo, ex.o.every)
+		go demoActivity(ctx, ex.demo, ex.o.org, ex.o.every)
 	}
 
 	pending := 0
@@ -461,8 +471,8 @@ func (ex *exporter) followLog(ctx context.Context, q *auditlog.Query) error {
 }
 
 // demoActivity adds a few events to the demo server on every poll period, so
-// that -follow has something to show.
-func demoActivity(ctx context.Context, srv *auditlogtest.Server, every time.Duration) {
+// that -follow has something to show; in org's audit log when org is set.
+func demoActivity(ctx context.Context, srv *auditlogtest.Server, org string, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for n := 0; ; {
@@ -473,11 +483,15 @@ func demoActivity(ctx context.Context, srv *auditlogtest.Server, every time.Dura
 			var evs []json.RawMessage
 			for range 3 {
 				n++
-				ev, _ := json.Marshal(map[string]any{
+				fields := map[string]any{
 					"@timestamp": now.UnixMilli(), "created_at": now.UnixMilli(),
 					"_document_id": fmt.Sprintf("demo-tail-%d-%d", now.UnixNano(), n),
 					"action":       "repo.access", "actor": "octocat", "operation_type": "access",
-				})
+				}
+				if org != "" {
+					fields["org"] = org
+				}
+				ev, _ := json.Marshal(fields)
 				evs = append(evs, ev)
 			}
 			_ = srv.AddEvents(evs...)

@@ -42,19 +42,29 @@ func newFake(t *testing.T, events int) *auditlogtest.Server {
 	return srv
 }
 
-// want is the NDJSON the export of the whole dataset must produce.
-func want(srv *auditlogtest.Server) []byte {
+// want is the NDJSON the export of the whole dataset must produce: the
+// enterprise's audit log, or with org the organization's.
+func want(srv *auditlogtest.Server, org string) []byte {
+	evs := srv.Events("all", "asc")
+	if org != "" {
+		evs = srv.OrgEvents(org, "all", "asc")
+	}
 	var b bytes.Buffer
-	for _, ev := range srv.Events("all", "asc") {
+	for _, ev := range evs {
 		b.Write(ev)
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
 }
 
+// exportScopes are the two audit logs an export reads, as flags, and the
+// organization of the second.
+var exportScopes = []struct{ name, org string }{{"enterprise", ""}, {"organization", "avocado-org"}}
+
 type job struct {
 	bin, out, ckpt string
 	srv            *auditlogtest.Server
+	org            string   // -org; "" for -enterprise
 	extra          []string // more flags
 }
 
@@ -64,8 +74,12 @@ func newJob(t *testing.T, srv *auditlogtest.Server) job {
 }
 
 func (j job) cmd() (*exec.Cmd, *bytes.Buffer) {
-	args := []string{"-enterprise", j.srv.Enterprise(), "-include", "all", "-per-page", "40",
-		"-out", j.out, "-checkpoint", j.ckpt, "-log-every", "5"}
+	args := []string{"-enterprise", j.srv.Enterprise()}
+	if j.org != "" {
+		args = []string{"-org", j.org}
+	}
+	args = append(args, "-include", "all", "-per-page", "40",
+		"-out", j.out, "-checkpoint", j.ckpt, "-log-every", "5")
 	if j.extra == nil {
 		args = append(args, "-order", "asc")
 	}
@@ -103,9 +117,16 @@ func (j job) startUntil(t *testing.T, atLeast int64) (*exec.Cmd, *bytes.Buffer, 
 }
 
 func TestKillAndResumeDeliversEveryEventOnce(t *testing.T) {
+	for _, sc := range exportScopes {
+		t.Run(sc.name, func(t *testing.T) { testKillAndResume(t, sc.org) })
+	}
+}
+
+func testKillAndResume(t *testing.T, org string) {
 	srv := newFake(t, 2400)
 	j := newJob(t, srv)
-	wantOut := want(srv)
+	j.org = org
+	wantOut := want(srv, org)
 	total := int64(len(wantOut))
 
 	rng := rand.New(rand.NewPCG(2024, 11)) // deterministic kill points
@@ -141,7 +162,7 @@ func TestKillAndResumeDeliversEveryEventOnce(t *testing.T) {
 	assert.Contains(t, stderr.String(), "resuming from")
 	assert.NotContains(t, stderr.String(), srv.Token())
 	got := mustRead(t, j.out)
-	require.Equal(t, len(srv.Events("all", "asc")), bytes.Count(got, []byte("\n")))
+	require.Equal(t, bytes.Count(wantOut, []byte("\n")), bytes.Count(got, []byte("\n")))
 	require.True(t, bytes.Equal(wantOut, got), "the output differs from the dataset")
 
 	st, _, err := loadState(j.ckpt)
@@ -176,10 +197,17 @@ func lines(b []byte) []string {
 // then holds every event of the dataset once. At each kill the checkpoint
 // counts whole lines, each an event of the dataset, none twice.
 func TestParallelKillAndResumeDeliversEveryEventOnce(t *testing.T) {
+	for _, sc := range exportScopes {
+		t.Run(sc.name, func(t *testing.T) { testParallelKillAndResume(t, sc.org) })
+	}
+}
+
+func testParallelKillAndResume(t *testing.T, org string) {
 	srv := newFake(t, 3000)
 	j := newJob(t, srv)
+	j.org = org
 	j.extra = []string{"-parallel", "4", "-since", "31d"}
-	wantOut := want(srv)
+	wantOut := want(srv, org)
 	wantLines := lines(wantOut)
 	inDataset := map[string]bool{}
 	for _, l := range wantLines {
@@ -237,7 +265,7 @@ func TestParallelKillAndResumeDeliversEveryEventOnce(t *testing.T) {
 func TestInterruptSavesCheckpointAndNoPartialLine(t *testing.T) {
 	srv := newFake(t, 1200)
 	j := newJob(t, srv)
-	wantOut := want(srv)
+	wantOut := want(srv, "")
 
 	cmd, stderr, done := j.startUntil(t, int64(len(wantOut))/3)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
@@ -332,8 +360,58 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 		return ""
 	}, &stdout, &stderr)
 	assert.Equal(t, exitUsage, code)
-	assert.Contains(t, stderr.String(), "-enterprise is required")
+	assert.Contains(t, stderr.String(), "-enterprise or -org is required")
 	assert.NotContains(t, stderr.String(), "ghp_secret_never_printed")
+}
+
+// TestScopeFlags: -enterprise and -org name one audit log each, never both;
+// the demo exports either; a checkpoint of one is refused for the other,
+// before anything is sent.
+func TestScopeFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-enterprise", "avocado-corp", "-org", "octo-org"}, func(string) string { return "" }, &stdout, &stderr)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr.String(), "-enterprise and -org name two audit logs")
+
+	// An organization login GitHub cannot have is refused by the SDK, by name.
+	stderr.Reset()
+	code = run([]string{"-org", "octo_org", "-demo-events", "10"}, func(string) string { return "" }, &stdout, &stderr)
+	assert.NotEqual(t, exitOK, code)
+	assert.Contains(t, stderr.String(), "invalid organization")
+
+	// One the demo's GitHub does not have is its 404.
+	stderr.Reset()
+	code = run([]string{"-org", "no-such-org", "-demo-events", "10", "-progress", "none"}, func(string) string { return "" }, &stdout, &stderr)
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, stderr.String(), "GET /orgs/no-such-org/audit-log: 404")
+
+	// The demo exports an organization's log: exactly its events.
+	dir := t.TempDir()
+	out, ckpt := filepath.Join(dir, "org.ndjson"), filepath.Join(dir, "org.ckpt")
+	stderr.Reset()
+	code = run([]string{"-org", "pit-labs", "-demo-events", "400", "-include", "all", "-order", "asc", "-out", out, "-checkpoint", ckpt, "-progress", "none"},
+		func(string) string { return "" }, &stdout, &stderr)
+	require.Equal(t, exitOK, code, stderr.String())
+	assert.Contains(t, stderr.String(), `(organization "pit-labs")`)
+	demo := auditlogtest.New(t, auditlogtest.WithClock(func() time.Time { return time.Now().UTC().Truncate(24 * time.Hour) }),
+		auditlogtest.WithGeneratedEvents(400, 1))
+	assert.Equal(t, want(demo, "pit-labs"), mustRead(t, out))
+	st, ok, err := loadState(ckpt)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "pit-labs", st.Org)
+	assert.Empty(t, st.Enterprise)
+
+	// That checkpoint is the organization's: refused for the enterprise or
+	// another organization.
+	for _, flags := range [][]string{{"-enterprise", "avocado-corp"}, {"-org", "octo-demo"}} {
+		stderr.Reset()
+		code = run(append(flags, "-demo-events", "400", "-out", out, "-checkpoint", ckpt, "-progress", "none"),
+			func(string) string { return "" }, &stdout, &stderr)
+		assert.Equal(t, exitError, code, "%v", flags)
+		assert.Contains(t, stderr.String(), `is for organization "pit-labs"`, "%v", flags)
+	}
+	assert.Equal(t, want(demo, "pit-labs"), mustRead(t, out), "a refused resume changed the output")
 }
 
 func TestBuildQueryUsesPhraseBuilder(t *testing.T) {

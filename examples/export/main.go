@@ -1,7 +1,11 @@
-// Command export backfills an enterprise's audit log to NDJSON, one event per
-// line exactly as GitHub sent it, and can then tail it forever.
+// Command export backfills an enterprise's or an organization's audit log to
+// NDJSON, one event per line exactly as GitHub sent it, and can then tail it
+// forever.
 //
 //	GITHUB_TOKEN=... go run ./examples/export -enterprise avocado-corp -since 30d -out events.ndjson -checkpoint events.ckpt
+//	GITHUB_TOKEN=... go run ./examples/export -org octo-org -since 30d -out octo.ndjson -checkpoint octo.ckpt
+//
+// -enterprise SLUG and -org LOGIN name the audit log: exactly one of them.
 //
 // With -parallel N it reads the -since/-until range (up to now when -until is
 // not given) in N time slices at once (auditlog's Client.Backfill), which uses
@@ -72,6 +76,7 @@ const (
 
 type options struct {
 	enterprise string
+	org        string
 	phrase     string
 	include    string
 	order      string
@@ -100,7 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.enterprise, "enterprise", "", "enterprise slug or ID (required with GITHUB_TOKEN)")
+	fs.StringVar(&o.enterprise, "enterprise", "", "enterprise slug or ID: export the enterprise's audit log (with GITHUB_TOKEN, this or -org is required)")
+	fs.StringVar(&o.org, "org", "", "organization login: export the organization's audit log instead (GET /orgs/{org}/audit-log)")
 	fs.StringVar(&o.phrase, "phrase", "", "search phrase, e.g. 'action:repo actor:octocat'")
 	fs.StringVar(&o.include, "include", "", "web, git or all (GitHub's default: web)")
 	fs.StringVar(&o.order, "order", "", "asc or desc (GitHub's default: desc, newest first)")
@@ -125,7 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.verbose, "v", false, "log every request (never the token)")
 	fs.StringVar(&o.redisURL, "redis", "", "join a fleet sharing the token's budget through Redis: redis://[user:password@]host:port[/db] (default $GHAUDIT_REDIS_URL)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: export [flags]\n\nBackfill (and with -follow, tail) an enterprise audit log to NDJSON.\nThe token comes from GITHUB_TOKEN; without it export runs a demo against an in-process fake.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: export [flags]\n\nBackfill (and with -follow, tail) an enterprise's (-enterprise) or an organization's (-org)\naudit log to NDJSON. The token comes from GITHUB_TOKEN; without it export runs a demo\nagainst an in-process fake.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -135,6 +141,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected argument %q (every setting is a flag)", fs.Arg(0))
 	}
 	switch {
+	case o.enterprise != "" && o.org != "":
+		return o, errors.New("-enterprise and -org name two audit logs: give one of them")
 	case o.perPage < 1 || o.perPage > auditlog.MaxPerPage:
 		return o, fmt.Errorf("-per-page must be 1 to %d, got %d", auditlog.MaxPerPage, o.perPage)
 	case o.parallel < 0 || o.parallel > auditlog.MaxBackfillParallel:
@@ -166,6 +174,22 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-progress must be auto, bar, log or none, got %q", o.progress)
 	}
 	return o, nil
+}
+
+// scope is the audit log the flags name: -org's, else -enterprise's.
+func (o options) scope() auditlog.Scope {
+	if o.org != "" {
+		return auditlog.Organization(o.org)
+	}
+	return auditlog.Enterprise(o.enterprise)
+}
+
+// scopeText names the audit log, as the flags do, for messages.
+func scopeText(enterprise, org string) string {
+	if org != "" {
+		return fmt.Sprintf("organization %q", org)
+	}
+	return fmt.Sprintf("enterprise %q", enterprise)
 }
 
 // parseTime reads -since/-until: a date, an RFC 3339 time, or an age before
@@ -315,13 +339,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		started.Store(true)
 		defer demo.Close()
 		token, baseURL = demo.Token(), demo.URL()
-		if o.enterprise == "" {
-			o.enterprise = demo.Enterprise()
+		if o.enterprise == "" && o.org == "" {
+			o.enterprise = demo.Enterprise() // or -org with one of demo.Organizations()
 		}
-		fmt.Fprintf(stderr, "export: GITHUB_TOKEN is not set: running against an in-process fake GitHub with %d generated events (enterprise %q)\n", o.demoEvents, o.enterprise)
+		fmt.Fprintf(stderr, "export: GITHUB_TOKEN is not set: running against an in-process fake GitHub with %d generated events (%s)\n",
+			o.demoEvents, scopeText(o.enterprise, o.org))
 	}
-	if o.enterprise == "" {
-		fmt.Fprintln(stderr, "export: -enterprise is required (the enterprise slug or ID)")
+	if o.enterprise == "" && o.org == "" {
+		fmt.Fprintln(stderr, "export: -enterprise or -org is required (the enterprise's slug or ID, or the organization's login)")
 		return exitUsage
 	}
 
@@ -332,7 +357,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if demo != nil {
 		window = o.demoLimit.per
 	}
-	waits := newWaits(auditlog.ResourceAuditLog, window)
+	waits := newWaits(auditlog.BudgetKey(o.scope()), window)
 	copts := []auditlog.Option{auditlog.WithToken(token), auditlog.WithUserAgent("ghaudit-export/" + auditlog.Version),
 		auditlog.WithMaxWait(o.maxWait), auditlog.WithHooks(waits.hooks())}
 	if baseURL != "" {

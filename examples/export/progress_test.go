@@ -33,7 +33,7 @@ func TestWaitText(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 5, 47, 13, 0, time.Local)
 	wait := func(r auditlog.Reason, d time.Duration) auditlog.WaitInfo {
-		return auditlog.WaitInfo{Method: "GET", Path: "/enterprises/e/audit-log", Resource: auditlog.ResourceAuditLog, Reason: r, Wait: d, Until: now.Add(d)}
+		return auditlog.WaitInfo{Method: "GET", Path: "/enterprises/e/audit-log", Resource: auditlog.BudgetKey(auditlog.Enterprise("e")), Reason: r, Wait: d, Until: now.Add(d)}
 	}
 	for _, tt := range []struct {
 		w          auditlog.WaitInfo
@@ -184,7 +184,7 @@ func fakeExport(t *testing.T, mode string, stderr io.Writer) (*exporter, *auditl
 	require.NoError(t, err)
 	q, _, err := buildQuery(o, time.Now())
 	require.NoError(t, err)
-	w := newWaits(auditlog.ResourceAuditLog, time.Hour)
+	w := newWaits(auditlog.BudgetKey(o.scope()), time.Hour)
 	c, err := auditlog.NewClient(auditlog.WithBaseURL(srv.URL()), auditlog.WithToken(srv.Token()), auditlog.WithHTTPClient(srv.Client()),
 		auditlog.WithMaxWait(o.maxWait), auditlog.WithHooks(w.hooks()))
 	require.NoError(t, err)

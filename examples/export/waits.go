@@ -15,7 +15,7 @@ import (
 // window (which the pace of requests leaves out). The hooks return at once:
 // they update fields under a mutex and wake the display without blocking.
 type waits struct {
-	resource string        // the budget the export spends
+	resource string        // the key of the budget the export spends (auditlog.BudgetKey)
 	guess    time.Duration // a window's length until one has been seen
 	wake     chan struct{} // one pending wake-up for the display
 
@@ -148,7 +148,8 @@ func (w *waits) idleBy(now time.Time) time.Duration {
 func waitText(info auditlog.WaitInfo, now time.Time) string {
 	end := info.Until.Local().Format("15:04:05")
 	left := short(info.Until.Sub(now))
-	budget := strings.ReplaceAll(info.Resource, "_", "-") + " budget"
+	// The resource, not its scope's path: the export reads one scope.
+	budget := strings.ReplaceAll(auditlog.KeyResource(info.Resource), "_", "-") + " budget"
 	switch info.Reason {
 	case auditlog.ReasonBudget:
 		return fmt.Sprintf("waiting for the %s until %s (%s)", budget, end, left)

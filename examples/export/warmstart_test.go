@@ -37,7 +37,7 @@ func TestKilledInASpentWindowResumesWithoutRefusal(t *testing.T) {
 	)
 	t.Cleanup(srv.Close)
 	j := newJob(t, srv)
-	wantOut := want(srv)
+	wantOut := want(srv, "")
 	require.Equal(t, events, bytes.Count(wantOut, []byte("\n")))
 
 	// The output's size after each page.

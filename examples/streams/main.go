@@ -195,7 +195,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return fail("streams", err)
 	}
-	if err := action(ctx, c, *enterprise); err != nil {
+	if err := action(ctx, c, auditlog.Enterprise(*enterprise)); err != nil {
 		return fail("streams "+cmd.name, err)
 	}
 	return 0
@@ -227,7 +227,7 @@ func flagError(fs *flag.FlagSet, cmd string, err error) error {
 }
 
 // action runs a parsed command against a client and an enterprise.
-type action func(ctx context.Context, c *auditlog.Client, ent string) error
+type action func(ctx context.Context, c *auditlog.Client, ent auditlog.Enterprise) error
 
 // parse reads a command's flags and arguments. -h prints the command's
 // usage to stdout and returns errHelp.
@@ -273,7 +273,7 @@ func (e *env) parse(cmd command, args []string) (action, error) {
 			return nil, usageError{"the stream ID must be a positive integer (argument not shown)"}
 		}
 	}
-	return func(ctx context.Context, c *auditlog.Client, ent string) error {
+	return func(ctx context.Context, c *auditlog.Client, ent auditlog.Enterprise) error {
 		var v auditlog.Vendor
 		if cmd.vendor {
 			var err error
@@ -450,7 +450,7 @@ func stamp(t time.Time) string {
 
 // demo walks through a stream's life in one process, with made-up secrets
 // that the fake really unseals.
-func (e *env) demo(ctx context.Context, c *auditlog.Client, ent string) error {
+func (e *env) demo(ctx context.Context, c *auditlog.Client, ent auditlog.Enterprise) error {
 	step := func(title string) { fmt.Fprintf(e.stdout, "\n$ streams %s\n", title) }
 	show := func(s *auditlog.Stream, err error) (*auditlog.Stream, error) {
 		if err == nil {
