@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -284,7 +283,7 @@ func (c *Client) writeStream(ctx context.Context, method, path string, enterpris
 		resp, err := c.do(ctx, &call{method: method, path: path, resource: ResourceAuditLogStreaming,
 			body: streamRequest{Enabled: cfg.Enabled, StreamType: v.StreamType(), VendorSpecific: body}, secrets: plain})
 		if err != nil {
-			return nil, scrub(err, plain)
+			return nil, err // the pipeline scrubbed plain from it
 		}
 		return decodeStream(resp)
 	}
@@ -315,23 +314,4 @@ func decodeStream(resp *response) (*Stream, error) {
 		return nil, fmt.Errorf("auditlog: decoding stream (request %s): %w", resp.requestID, err)
 	}
 	return &st, nil
-}
-
-// scrub removes plaintext secrets from an error GitHub sent, in case a
-// server echoes a value it refused.
-func scrub(err error, secrets []string) error {
-	var ae *APIError
-	if len(secrets) == 0 || !errors.As(err, &ae) {
-		return err
-	}
-	pairs := make([]string, 0, 2*len(secrets))
-	for _, s := range secrets {
-		pairs = append(pairs, s, redacted)
-	}
-	r := strings.NewReplacer(pairs...)
-	ae.Message, ae.Body = r.Replace(ae.Message), r.Replace(ae.Body)
-	for i, fe := range ae.Errors {
-		ae.Errors[i] = FieldError{Resource: r.Replace(fe.Resource), Field: r.Replace(fe.Field), Code: r.Replace(fe.Code), Message: r.Replace(fe.Message)}
-	}
-	return err
 }
