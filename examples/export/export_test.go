@@ -384,6 +384,7 @@ func TestScopeFlags(t *testing.T) {
 	code = run([]string{"-org", "no-such-org", "-demo-events", "10", "-progress", "none"}, func(string) string { return "" }, &stdout, &stderr)
 	assert.Equal(t, exitError, code)
 	assert.Contains(t, stderr.String(), "GET /orgs/no-such-org/audit-log: 404")
+	assert.Contains(t, stderr.String(), `the fake has no organization "no-such-org" (it has avocado-org, guacamole-inc, octo-demo, pit-labs)`)
 
 	// The demo exports an organization's log: exactly its events.
 	dir := t.TempDir()

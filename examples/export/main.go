@@ -50,6 +50,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -344,6 +345,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		fmt.Fprintf(stderr, "export: GITHUB_TOKEN is not set: running against an in-process fake GitHub with %d generated events (%s)\n",
 			o.demoEvents, scopeText(o.enterprise, o.org))
+		if o.org != "" && !demoHasOrg(demo, o.org) {
+			fmt.Fprintf(stderr, "export: the fake has no organization %q (it has %s): it answers 404, as GitHub would\n",
+				o.org, demoOrgs(demo))
+		}
 	}
 	if o.enterprise == "" && o.org == "" {
 		fmt.Fprintln(stderr, "export: -enterprise or -org is required (the enterprise's slug or ID, or the organization's login)")
@@ -438,4 +443,27 @@ func (ex *exporter) resumeHint() string {
 		return "no -checkpoint was given, so a new run starts over"
 	}
 	return fmt.Sprintf("the same command resumes from %s", ex.o.checkpoint)
+}
+
+// demoHasOrg reports whether the demo's fake serves login's audit log.
+func demoHasOrg(demo *auditlogtest.Server, login string) bool {
+	for _, org := range demo.Organizations() {
+		if strings.EqualFold(org.Login, login) {
+			return true
+		}
+	}
+	return false
+}
+
+// demoOrgs lists the logins of the demo's organizations, for a hint.
+func demoOrgs(demo *auditlogtest.Server) string {
+	var logins []string
+	for _, org := range demo.Organizations() {
+		logins = append(logins, org.Login)
+	}
+	if len(logins) == 0 {
+		return "none"
+	}
+	slices.Sort(logins)
+	return strings.Join(logins, ", ")
 }
