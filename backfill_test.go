@@ -615,12 +615,7 @@ func TestBackfillBoundaries(t *testing.T) {
 // repeats none of those and loses nothing.
 func TestBackfillCheckpointWhileRanging(t *testing.T) {
 	t.Parallel()
-	for _, sc := range genScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testBackfillCheckpointWhileRanging(t, sc) })
-		})
-	}
+	inBubbleOnEachScope(t, testBackfillCheckpointWhileRanging)
 }
 
 func testBackfillCheckpointWhileRanging(t *testing.T, sc scopeCase) {
@@ -846,12 +841,7 @@ func TestBackfillInputErrors(t *testing.T) {
 // ends yields the context's error and can be resumed.
 func TestBackfillRangesOnceAtATime(t *testing.T) {
 	t.Parallel()
-	for _, sc := range genScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testBackfillRangesOnceAtATime(t, sc) })
-		})
-	}
+	inBubbleOnEachScope(t, testBackfillRangesOnceAtATime)
 }
 
 func testBackfillRangesOnceAtATime(t *testing.T, sc scopeCase) {
@@ -925,12 +915,7 @@ func (f *inFlight) RoundTrip(r *http.Request) (*http.Response, error) {
 // REST).
 func TestBackfillStaysWithinSecondaryLimits(t *testing.T) {
 	t.Parallel()
-	for _, sc := range genScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testBackfillStaysWithinSecondaryLimits(t, sc) })
-		})
-	}
+	inBubbleOnEachScope(t, testBackfillStaysWithinSecondaryLimits)
 }
 
 func testBackfillStaysWithinSecondaryLimits(t *testing.T, sc scopeCase) {
@@ -1074,12 +1059,7 @@ func testBackfillIntersectsTheCallersRange(t *testing.T, sc scopeCase) {
 // each slice follows page numbers, and every event comes once.
 func TestBackfillOnEnterpriseServer(t *testing.T) {
 	t.Parallel()
-	for _, sc := range genScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testBackfillOnEnterpriseServer(t, sc) })
-		})
-	}
+	inBubbleOnEachScope(t, testBackfillOnEnterpriseServer)
 }
 
 func testBackfillOnEnterpriseServer(t *testing.T, sc scopeCase) {
@@ -1106,12 +1086,7 @@ func testBackfillOnEnterpriseServer(t *testing.T, sc scopeCase) {
 // of events. Every event, backfilled or tailed, comes once.
 func TestBackfillHandsOverToFollow(t *testing.T) {
 	t.Parallel()
-	for _, sc := range genScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testBackfillHandsOverToFollow(t, sc) })
-		})
-	}
+	inBubbleOnEachScope(t, testBackfillHandsOverToFollow)
 }
 
 func testBackfillHandsOverToFollow(t *testing.T, sc scopeCase) {

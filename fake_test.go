@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ghaudit/auditlog/auditlogtest"
@@ -108,6 +109,17 @@ func genScopes() []scopeCase {
 	return []scopeCase{
 		{name: "enterprise", scope: Enterprise(auditlogtest.DefaultEnterprise)},
 		{name: "organization", scope: Organization(genOrg), org: genOrg},
+	}
+}
+
+// inBubbleOnEachScope runs test once for each of genScopes, as parallel
+// subtests named after the scope, each in a synctest bubble.
+func inBubbleOnEachScope(t *testing.T, test func(*testing.T, scopeCase)) {
+	for _, sc := range genScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) { test(t, sc) })
+		})
 	}
 }
 
