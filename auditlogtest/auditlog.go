@@ -388,11 +388,17 @@ const timeoutMessage = "We couldn't respond to your request in time. Sorry about
 
 // timesOutLocked reports whether [WithSearchTimeout] ends this search: its
 // created: range is wider than MaxSpan, or it matches more than MaxEvents.
+// A range open at its end ends at now: nothing is indexed past it, so
+// created:>=X costs what X..now does. A closed end is taken as written
+// (inside a synctest bubble the clock may read years before the events).
 func (s *Server) timesOutLocked(include, org string, q *query, now int64) bool {
 	st := s.cfg.searchTimeout
 	if st.MaxSpan > 0 {
 		sp := q.createdSpan()
-		if sp.lo == math.MinInt64 || sp.hi == math.MaxInt64 || sp.hi-sp.lo > st.MaxSpan.Milliseconds() {
+		if sp.hi == math.MaxInt64 {
+			sp.hi = now + 1
+		}
+		if sp.lo == math.MinInt64 || sp.hi-sp.lo > st.MaxSpan.Milliseconds() {
 			return true
 		}
 	}

@@ -102,9 +102,9 @@
 //     (these five use resource audit_log_streaming)
 //   - GET /rate_limit ([PathRateLimit]), counted against no resource
 //
-// {enterprise} is the slug or the numeric ID, {org} the login (GitHub's
-// /orgs/ takes no ID). Anything else is 404, the stream endpoints of an
-// organization too (streams are the enterprise's).
+// {enterprise} is the slug or the numeric ID, {org} the login. Anything
+// else is 404, the stream endpoints of an organization too (streams are
+// the enterprise's).
 //
 // # Faithful to GitHub
 //
@@ -115,19 +115,13 @@
 //     (403), primary rate limit, handler. Every response has
 //     X-GitHub-Request-Id and a Date header on the server's clock, which is
 //     what a client reads to correct x-ratelimit-reset for clock skew.
-//   - Primary limits are fixed windows per token and resource and, for the
-//     audit log, per account: GitHub counts the audit-log budget per user,
-//     IP and entity path, so the enterprise's log and each organization's
-//     have a window of their own (however a request names the account:
-//     slug, login or ID, one window); the stream endpoints have one per
-//     token. Every response
-//     past routing carries x-ratelimit-limit/remaining/used/reset/resource.
-//     A request counts when it arrives, as GitHub counts it before running
-//     it: an injected latency delays its answer, not its count, and a window
-//     opens with the first request that arrives after the last one ended.
-//     An exhausted budget answers 403 with "API rate limit exceeded for user
-//     ID 1...". Refusals do not consume budget. [WithoutRateLimits] turns
-//     this off: no headers, no refusals.
+//   - Primary limits are windows per resource and, for the audit log, per
+//     account: GitHub counts the audit-log budget per user, IP and entity
+//     path, so the enterprise's log and each organization's have a window
+//     of their own. Every response past routing carries
+//     x-ratelimit-limit/remaining/used/reset/resource. An exhausted budget
+//     answers 403 with "API rate limit exceeded for user ID 1...".
+//     [WithoutRateLimits] turns this off: no headers, no refusals.
 //   - GET /rate_limit reports the token's current window of each resource
 //     (audit_log, audit_log_streaming, any other given to [WithRateLimit],
 //     and core) as {"resources": {name: {limit, used, remaining, reset,
@@ -136,16 +130,15 @@
 //     when none runs: a choice, GitHub's is undocumented), the same windows its requests are counted in, read
 //     without opening or spending one; under API version 2022-11-28 the
 //     deprecated "rate" object (core's) too, which 2026-03-10 drops. Its
-//     x-ratelimit-* headers are core's. With rate limiting off it is 404
-//     "Rate limiting is not enabled.". It is logged under no resource.
+//     x-ratelimit-* headers are core's. It is logged under no resource.
 //   - A classic token's scopes: the audit log needs read:audit_log, the
 //     stream endpoints admin:enterprise ([WithScopes]); routed responses
 //     carry X-OAuth-Scopes and X-Accepted-OAuth-Scopes.
 //   - [WithLinkBase] makes Link URLs name another host (GitHub behind a
 //     proxy, gateway or alias), with the same cursors.
-//   - The audit log is listed newest first by default, ties broken by
-//     _document_id; include defaults to web (git events excluded); per_page
-//     defaults to 30 and is clamped to 100. Events are served byte for byte
+//   - The audit log is listed newest first by default; include defaults to
+//     web (git events excluded); per_page defaults to 30, at most 100.
+//     Events are served byte for byte
 //     as stored, so array-valued org/repo, bool permission and unknown fields
 //     reach the client exactly as GitHub sends them. Timestamps are epoch
 //     milliseconds; a dataset with @timestamp or created_at in seconds is
@@ -163,7 +156,7 @@
 //     sealed boxes (std base64) for the current stream key; the server really
 //     opens them ([Server.StreamSecrets]).
 //   - In [WithEnterpriseServer] mode paths are under /api/v3, pagination is by
-//     page number with next/last/first/prev links, the stream endpoints,
+//     page number, the stream endpoints,
 //     which GitHub documents as cloud-only, are 404, every response carries
 //     X-GitHub-Enterprise-Version, and rate limiting is off (GHES ships so)
 //     unless [WithRateLimit] turns it on.
@@ -174,13 +167,35 @@
 //     both after and before, free text or an unknown qualifier in phrase are
 //     422. Qualifier values match case-insensitively; action:category matches
 //     category.* ; repo: and repository: both match the repo and repository
-//     fields; org: and repo: match any element of an array. Extra qualifiers
-//     supported: country:, hashed_token:, ip:.
+//     fields; org: and repo: match any element of an array. org: is served
+//     on the enterprise's log although GitHub's current docs list it for
+//     GHES only; a bare repo:name (GitHub says it fails) matches nothing.
+//   - Events of one millisecond are listed by _document_id (the cursor holds
+//     both). per_page above 100 is served as 100; one that is not a
+//     positive integer as 30.
 //   - created: with a date covers the whole UTC day; a date-time is an instant
 //     (millisecond). A range a..b includes both ends (b as a date: through the
 //     end of that day).
 //   - page=N without cursors is honoured as an offset page in cloud mode; the
-//     page's Link header then uses cursors. An empty page has no Link header.
+//     page's Link header then uses cursors; with a cursor, page is ignored.
+//     An empty page has no Link header. GHES-mode Link URLs also name the
+//     numeric enterprise ID, carry rel="last" (page numbers make it
+//     computable), and after and before are ignored there.
+//   - An event whose org is an array is in the log of each organization it
+//     names. An organization's ID under /orgs/ is 404 (only
+//     /organizations/{id} takes one).
+//   - Budgets are kept per token: the fake has one user per token and no IP,
+//     so two tokens never share a window (two tokens of one user share
+//     GitHub's). An account's window is one however the path names it
+//     (slug, login or ID). Windows are fixed: one opens with the first
+//     request after the last ended. A request counts when it arrives: an
+//     injected latency delays its answer, not its count. A refusal for
+//     scope, budget or a secondary limit, and an injected server error or
+//     reset, consumes none.
+//   - A search that times out ([WithSearchTimeout]) answers JSON with
+//     GitHub's time-out message, and counts against the budget. MaxSpan and
+//     MaxEvents model GitHub's 10-second limit; GitHub's real threshold
+//     depends on its load and is not published.
 //   - A late event ([Server.AddEventsAt]) is listed at its @timestamp's place
 //     once visible; cursors are positions, so a walk already past that place
 //     does not see it.
@@ -208,6 +223,8 @@
 //   - Stream ids that are not positive integers are 404 before rate
 //     accounting; unknown integer ids are 404 after it (they consume budget).
 //   - An unknown method on a known path is 404, as GitHub does.
+//   - With rate limiting off, GET /rate_limit is 404 "Rate limiting is not
+//     enabled." (what GHES answers; not in the reference notes).
 //   - GET /rate_limit with no window running reports the whole limit and a
 //     reset one window from now. It needs a token, like every endpoint of
 //     the fake (GitHub answers an unauthenticated one with the address's

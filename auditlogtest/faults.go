@@ -275,8 +275,6 @@ func matchPath(pattern, path string) bool {
 	return len(xs) == len(ps)
 }
 
-func isEnterprise(seg, slug, id string) bool { return strings.EqualFold(seg, slug) || seg == id }
-
 // Rule aims a fault at the requests that match it: "the third audit-log
 // page answers 502 once", "every stream PUT is refused with a 422".
 type Rule struct {

@@ -13,20 +13,7 @@ import (
 	"time"
 )
 
-func refOperationType(action string) string {
-	switch action {
-	case "repo.create", "hook.create", "oauth_authorization.create", "audit_log_streaming.create",
-		"personal_access_token.request_created":
-		return "create"
-	case "repo.destroy":
-		return "remove"
-	case "repo.access", "git.clone", "git.fetch":
-		return "access"
-	}
-	return "modify"
-}
-
-// generateEvents builds n realistic events, deterministic for (n, seed, now,
+// referenceEvents builds n realistic events, deterministic for (n, seed, now,
 // enterprise). Web events spread over the 30 days before now, git events
 // over the last 7 days (GitHub keeps git events only that long). About 3%
 // share their millisecond with an earlier event.
@@ -81,7 +68,7 @@ func referenceEvents(n int, seed int64, now time.Time, business string, business
 			"actor_location": map[string]any{"country_code": country[0], "country_name": country[1]},
 			"business":       business,
 			"business_id":    businessID,
-			"operation_type": refOperationType(action),
+			"operation_type": operationType(action),
 			"request_id":     fmt.Sprintf("%04X:%04X:%06X:%07X:%08X", rng.IntN(1<<16), rng.IntN(1<<16), rng.IntN(1<<24), rng.IntN(1<<28), rng.Uint32()),
 			"user_agent":     genAgents[rng.IntN(len(genAgents))],
 		}
@@ -137,11 +124,7 @@ func referenceEvents(n int, seed int64, now time.Time, business string, business
 			ev["actor_ip"] = fmt.Sprintf("203.0.113.%d", rng.IntN(255))
 		}
 		refAddActionFields(rng, ev, action, actor, org)
-		b, err := refMarshalEvent(ev)
-		if err != nil {
-			panic(err)
-		}
-		out = append(out, b)
+		out = append(out, json.RawMessage(marshal(ev)))
 	}
 	return out
 }
@@ -209,10 +192,4 @@ func refAddActionFields(rng *rand.Rand, ev map[string]any, action string, actor 
 			ev["previous_visibility"] = ev["visibility"]
 		}
 	}
-}
-
-// marshalEvent renders compact JSON without HTML escaping (<, >, & stay literal).
-func refMarshalEvent(ev map[string]any) (json.RawMessage, error) {
-	b := marshal(ev)
-	return json.RawMessage(b), nil
 }

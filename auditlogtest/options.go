@@ -209,8 +209,9 @@ type SearchTimeout struct {
 	// bound.
 	MaxEvents int
 	// MaxSpan: a search whose created: range is wider than this, or open
-	// at either end (no created: at all is open), times out; 0 means no
-	// bound.
+	// at its start (no created: at all is open), times out; 0 means no
+	// bound. A range open at its end ends at the server's clock:
+	// created:>=X spans X to now, as GitHub's index holds nothing later.
 	MaxSpan time.Duration
 	// Status is the answer: 504 when 0, or 502.
 	Status int

@@ -206,6 +206,12 @@ func (s *Server) OrgBudget(token, org string) (limit, remaining, used int, reset
 // name (slug, login or ID) a request uses for it.
 func orgEntity(o Org) string { return "organizations/" + strconv.FormatInt(o.ID, 10) }
 
+// isEnterprise reports whether a path segment names the enterprise: its
+// slug in any case, or its decimal ID.
+func (s *Server) isEnterprise(seg string) bool {
+	return strings.EqualFold(seg, s.cfg.enterprise) || seg == strconv.FormatInt(s.cfg.enterpriseID, 10)
+}
+
 func (s *Server) enterpriseEntity() string {
 	return "enterprises/" + strconv.FormatInt(s.cfg.enterpriseID, 10)
 }
@@ -222,7 +228,7 @@ func (s *Server) canonPathLocked(p string) string {
 	}
 	switch parts[0] {
 	case "enterprises":
-		if isEnterprise(parts[1], s.cfg.enterprise, strconv.FormatInt(s.cfg.enterpriseID, 10)) {
+		if s.isEnterprise(parts[1]) {
 			parts[1] = "#"
 		}
 	case "orgs", "organizations":

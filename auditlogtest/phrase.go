@@ -11,9 +11,8 @@ import (
 type term struct {
 	key    string
 	neg    bool
-	value  string           // for string qualifiers
-	within func(int64) bool // for created:
-	lo, hi int64            // for created: the range [lo, hi) in epoch milliseconds, math.MinInt64/MaxInt64 when open
+	value  string // for string qualifiers
+	lo, hi int64  // for created: the range [lo, hi) in epoch milliseconds, math.MinInt64/MaxInt64 when open
 }
 
 // query is a parsed phrase: terms with the same key and sign are ORed
@@ -41,8 +40,8 @@ var qualifiers = map[string][]string{
 }
 
 func (t term) match(ev *event) bool {
-	if t.within != nil {
-		return t.within(ev.ts)
+	if t.key == "created" {
+		return ev.ts >= t.lo && ev.ts < t.hi
 	}
 	// action and actor, the commonest qualifiers, are kept with the event;
 	// the others are read from its JSON when a search needs them.
@@ -181,7 +180,6 @@ func parsePhrase(p string) (*query, error) {
 				return nil, err
 			}
 			t.lo, t.hi = sp.lo, sp.hi
-			t.within = func(ts int64) bool { return ts >= sp.lo && ts < sp.hi }
 		} else {
 			t.value = unquote(val)
 			if t.value == "" {

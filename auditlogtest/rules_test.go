@@ -234,10 +234,10 @@ func TestPrimary403Once(t *testing.T) {
 	assert.Equal(t, "8", resp.Header.Get("X-Ratelimit-Remaining"))
 }
 
-// TestSearchTimeout: a search that spans more than MaxSpan of time (or is
-// open-ended), or matches more than MaxEvents events, answers 504 (or the
-// Status asked for) every time, counted against the budget; a narrower one
-// is served.
+// TestSearchTimeout: a search that spans more than MaxSpan of time (or has
+// no start; an open end stops at the server's now), or matches
+// more than MaxEvents events, answers 504 (or the Status asked for) every
+// time, counted against the budget; a narrower one is served.
 func TestSearchTimeout(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -250,10 +250,11 @@ func TestSearchTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		st    auditlogtest.SearchTimeout
+		now   time.Time // the server's clock; zero is time.Now
 		paths []string
 		want  []int
 	}{
-		{"span", auditlogtest.SearchTimeout{MaxSpan: 30 * time.Minute}, []string{
+		{"span", auditlogtest.SearchTimeout{MaxSpan: 30 * time.Minute}, time.Time{}, []string{
 			log,                                 // no created: open
 			q("created:>=2024-06-01T00:10:00Z"), // open end
 			q("created:2024-06-01"),             // a whole day
@@ -261,7 +262,15 @@ func TestSearchTimeout(t *testing.T) {
 			q("created:2024-06-01T00:00:00Z..2024-06-01T00:29:59Z"),
 			q("action:repo created:2024-06-01T01:00:00Z..2024-06-01T01:10:00Z"),
 		}, []int{504, 504, 504, 504, 200, 200}},
-		{"events, 502", auditlogtest.SearchTimeout{MaxEvents: 40, Status: 502}, []string{
+		{"span up to now", auditlogtest.SearchTimeout{MaxSpan: 30 * time.Minute}, t0.Add(100 * time.Minute), []string{
+			q("created:>=2024-06-01T01:20:00Z"),                     // 20 min to now
+			q("created:2024-06-01T01:15:00Z..*"),                    // 25 min to now
+			q("created:2024-06-01T01:15:00Z..2099-01-01"),           // a closed end is taken as written
+			q("created:>2024-06-01T01:09:00Z"),                      // 31 min to now
+			q("created:<=2024-06-01T01:40:00Z"),                     // no start
+			q("created:2024-06-01T00:00:00Z..2024-06-01T00:45:00Z"), // 45 min, all past
+		}, []int{200, 200, 504, 504, 504, 504}},
+		{"events, 502", auditlogtest.SearchTimeout{MaxEvents: 40, Status: 502}, time.Time{}, []string{
 			log, // 100 events
 			q("created:2024-06-01T00:00:00Z..2024-06-01T00:39:59Z"),          // 40
 			q("created:2024-06-01T00:00:00Z..2024-06-01T00:40:00Z"),          // 41
@@ -271,8 +280,12 @@ func TestSearchTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithEvents(evs...),
-				auditlogtest.WithSearchTimeout(tc.st))
+			opts := []auditlogtest.Option{auditlogtest.WithoutListener(), auditlogtest.WithEvents(evs...),
+				auditlogtest.WithSearchTimeout(tc.st)}
+			if !tc.now.IsZero() {
+				opts = append(opts, auditlogtest.WithClock(auditlogtest.NewClock(tc.now).Now))
+			}
+			s := auditlogtest.New(t, opts...)
 			assert.Equal(t, tc.want, statuses(t, s, tc.paths...))
 			resp, body := get(t, s, log)
 			assert.Contains(t, string(body), "couldn't respond to your request in time")

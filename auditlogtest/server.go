@@ -745,11 +745,7 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		}
 		return route{kind: routeAuditLog, resource: ResourceAuditLog, entity: orgEntity(o), org: &o}, true
 	}
-	if parts[0] != "enterprises" {
-		return route{}, false
-	}
-	ent := parts[1]
-	if !strings.EqualFold(ent, s.cfg.enterprise) && ent != strconv.FormatInt(s.cfg.enterpriseID, 10) {
+	if parts[0] != "enterprises" || !s.isEnterprise(parts[1]) {
 		return route{}, false
 	}
 	rest := parts[3:]
