@@ -10,6 +10,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -433,19 +434,18 @@ func copyQuery(q *Query) Query {
 	return *q
 }
 
-// dropRepeats removes from page the events whose IDs were in prev and
-// returns the IDs of the page.
+// dropRepeats removes from page, in place, the events whose IDs were in
+// prev and returns the IDs of the page. The page is the walk's own until it
+// is yielded, so it is filtered where it lies rather than copied.
 func dropRepeats(page *Page, prev map[string]struct{}) map[string]struct{} {
 	ids := make(map[string]struct{}, len(page.Events))
-	kept := page.Events[:0:0]
-	for _, ev := range page.Events {
+	page.Events = slices.DeleteFunc(page.Events, func(ev Event) bool {
 		if _, dup := prev[ev.DocumentID]; dup && ev.DocumentID != "" {
-			continue
+			return true
 		}
 		ids[ev.DocumentID] = struct{}{}
-		kept = append(kept, ev)
-	}
-	page.Events = kept
+		return false
+	})
 	return ids
 }
 

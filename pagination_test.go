@@ -344,3 +344,25 @@ func testArrivalsDuringWalk(t *testing.T, srv *auditlogtest.Server, c *Client, s
 	assert.Zero(t, missing, "events skipped")
 	assert.True(t, slices.Equal(want, originals), "every event that existed at the start, once, in order")
 }
+
+// TestDropRepeatsInPlace: a page-number walk drops what the previous page
+// yielded from the page where it lies, without copying the page; events
+// without an ID are never taken for repeats, and the IDs it returns are the
+// page's as yielded.
+func TestDropRepeatsInPlace(t *testing.T) {
+	t.Parallel()
+	page := &Page{Events: []Event{{DocumentID: "a"}, {DocumentID: "b"}, {}, {DocumentID: "c"}, {DocumentID: "d"}}}
+	backing := &page.Events[0]
+	ids := dropRepeats(page, map[string]struct{}{"b": {}, "d": {}, "": {}})
+	var got []string
+	for _, ev := range page.Events {
+		got = append(got, ev.DocumentID)
+	}
+	assert.Equal(t, []string{"a", "", "c"}, got)
+	assert.Equal(t, map[string]struct{}{"a": {}, "": {}, "c": {}}, ids)
+	assert.Same(t, backing, &page.Events[0], "the page was copied")
+
+	first := &Page{Events: []Event{{DocumentID: "x"}, {DocumentID: "y"}}}
+	assert.Equal(t, map[string]struct{}{"x": {}, "y": {}}, dropRepeats(first, nil))
+	assert.Len(t, first.Events, 2, "the first page has nothing to drop")
+}
