@@ -112,10 +112,10 @@ func genScopes() []scopeCase {
 	}
 }
 
-// inBubbleOnEachScope runs test once for each of genScopes, as parallel
-// subtests named after the scope, each in a synctest bubble.
-func inBubbleOnEachScope(t *testing.T, test func(*testing.T, scopeCase)) {
-	for _, sc := range genScopes() {
+// inBubbleOnEach runs test once for each of scs (genScopes or handScopes),
+// as parallel subtests named after the scope, each in a synctest bubble.
+func inBubbleOnEach(t *testing.T, scs []scopeCase, test func(*testing.T, scopeCase)) {
+	for _, sc := range scs {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) { test(t, sc) })

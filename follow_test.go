@@ -152,12 +152,7 @@ func checkOnce(t *testing.T, arrivals []arrival, got map[string]int) (missed, du
 // documentation). bench/ measures the same on a wall clock.
 func TestFollowAtVolume(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowAtVolume(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowAtVolume)
 }
 
 func testFollowAtVolume(t *testing.T, sc scopeCase) {
@@ -214,12 +209,7 @@ func testFollowAtVolume(t *testing.T, sc scopeCase) {
 // once, and the IDs kept stay within a look-back and a rescan of events.
 func TestFollowCatchesLatenessUpToLookBack(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowCatchesLateness(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowCatchesLateness)
 }
 
 func testFollowCatchesLateness(t *testing.T, sc scopeCase) {
@@ -347,12 +337,7 @@ func TestWalkHandsOverToFollow(t *testing.T) {
 // other six, and no repeat in ten polls.
 func TestFollowResumesFromCheckpoint(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowResumesFromCheckpoint(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowResumesFromCheckpoint)
 }
 
 func testFollowResumesFromCheckpoint(t *testing.T, sc scopeCase) {
@@ -396,12 +381,7 @@ func testFollowResumesFromCheckpoint(t *testing.T, sc scopeCase) {
 // its own, and a second range goes on where the first stopped (issue 12.6).
 func TestFollowContextPerCall(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowContextPerCall(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowContextPerCall)
 }
 
 func testFollowContextPerCall(t *testing.T, sc scopeCase) {
@@ -440,12 +420,7 @@ func testFollowContextPerCall(t *testing.T, sc scopeCase) {
 // (issue 12.6).
 func TestFollowIgnoresSinceWhenResuming(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowIgnoresSinceWhenResuming(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowIgnoresSinceWhenResuming)
 }
 
 func testFollowIgnoresSinceWhenResuming(t *testing.T, sc scopeCase) {
@@ -479,12 +454,7 @@ func testFollowIgnoresSinceWhenResuming(t *testing.T, sc scopeCase) {
 // own bound go out as one range; two in the phrase are refused (issue 12.3).
 func TestFollowMergesCreated(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowMergesCreated(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowMergesCreated)
 }
 
 func testFollowMergesCreated(t *testing.T, sc scopeCase) {
@@ -525,12 +495,7 @@ func testFollowMergesCreated(t *testing.T, sc scopeCase) {
 // its next poll ends the range at once, with no further request.
 func TestFollowCancelDuringWait(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowCancelDuringWait(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowCancelDuringWait)
 }
 
 func testFollowCancelDuringWait(t *testing.T, sc scopeCase) {
