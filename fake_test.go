@@ -123,6 +123,19 @@ func inBubbleOnEach(t *testing.T, scs []scopeCase, test func(*testing.T, scopeCa
 	}
 }
 
+// onEachScope runs test once for each of genScopes, as parallel subtests
+// named after the scope, each with a fake of its own made with opts, a
+// client for it (newFake), and the scope bound to that fake.
+func onEachScope(t *testing.T, opts []auditlogtest.Option, test func(t *testing.T, srv *auditlogtest.Server, c *Client, sc scopeCase)) {
+	for _, sc := range genScopes() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := newFake(t, opts...)
+			test(t, srv, c, sc.on(srv))
+		})
+	}
+}
+
 // scopes returns genScopes bound to srv.
 func scopes(srv *auditlogtest.Server) []scopeCase {
 	var out []scopeCase
