@@ -571,7 +571,6 @@ func (b *Backfill) run(parent context.Context, yield func(Event, error) bool) {
 	ctx, cancel := context.WithCancel(parent)
 	out := make(chan result)
 	var wg sync.WaitGroup
-	walking := 0
 	b.mu.Lock()
 	b.spreadLocked()
 	b.mu.Unlock()
@@ -586,8 +585,7 @@ func (b *Backfill) run(parent context.Context, yield func(Event, error) bool) {
 		b.mu.Unlock()
 	}()
 	for {
-		walking += b.fill(ctx, out, &wg, b.parallel-walking)
-		if walking == 0 {
+		if b.fill(ctx, out, &wg) == 0 {
 			return // fill starts a walker whenever a slice is left
 		}
 		var r result
@@ -603,7 +601,6 @@ func (b *Backfill) run(parent context.Context, yield func(Event, error) bool) {
 			}
 			continue
 		}
-		walking--
 		s := r.w.s
 		r.w.s = nil
 		b.mu.Lock()
@@ -628,13 +625,15 @@ func (b *Backfill) run(parent context.Context, yield func(Event, error) bool) {
 	}
 }
 
-// fill starts walkers on slices that wait, then on halves split off the
-// slices with the most work left, up to room of them, and returns how many
-// it started.
-func (b *Backfill) fill(ctx context.Context, out chan<- result, wg *sync.WaitGroup, room int) int {
-	started := 0
-	for started < room {
+// fill starts walkers on slices that wait, then on slices split off those
+// with the most work left, until Parallel walk, and returns how many walk.
+func (b *Backfill) fill(ctx context.Context, out chan<- result, wg *sync.WaitGroup) int {
+	for {
 		b.mu.Lock()
+		if b.walking == b.parallel {
+			b.mu.Unlock()
+			return b.parallel
+		}
 		var s *bslice
 		for _, x := range b.live {
 			if x.w == nil {
@@ -642,7 +641,7 @@ func (b *Backfill) fill(ctx context.Context, out chan<- result, wg *sync.WaitGro
 				break
 			}
 		}
-		if s == nil && !b.noSteal && b.stealLocked(ctx, room-started) {
+		if s == nil && !b.noSteal && b.stealLocked(ctx, b.parallel-b.walking) {
 			for _, x := range b.live {
 				if x.w == nil {
 					s = x
@@ -651,8 +650,9 @@ func (b *Backfill) fill(ctx context.Context, out chan<- result, wg *sync.WaitGro
 			}
 		}
 		if s == nil {
+			n := b.walking
 			b.mu.Unlock()
-			return started
+			return n
 		}
 		lo := s.from
 		if !s.at.IsZero() {
@@ -681,9 +681,7 @@ func (b *Backfill) fill(ctx context.Context, out chan<- result, wg *sync.WaitGro
 			defer wg.Done()
 			b.walk(ctx, w, &q, out)
 		}()
-		started++
 	}
-	return started
 }
 
 // walk reads one slice's query, oldest first, sending each page to the
