@@ -167,10 +167,10 @@ func (c BackfillCheckpoint) validate() error {
 	switch {
 	case c.since.IsZero() || c.until.IsZero() || !c.until.After(c.since):
 		return bad("its range is empty or missing")
-	case len(c.query) != 16 || !hexDigits(c.query):
+	case !validFingerprint(c.query):
 		return bad("query must be 16 hex digits")
 	case c.scope != "" && !validScopeKey(c.scope):
-		return bad("scope must be enterprises/…, orgs/… or organizations/…, got %s", quoteValue(c.scope))
+		return bad("%s", badScopeKey(c.scope))
 	case len(c.slices) > maxCheckpointSlices:
 		return bad("holds %d slices, more than %d", len(c.slices), maxCheckpointSlices)
 	}
@@ -197,11 +197,6 @@ func (c BackfillCheckpoint) validate() error {
 		return bad("holds %d IDs, more than %d", seen, maxCheckpointSeen)
 	}
 	return nil
-}
-
-func hexDigits(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil
 }
 
 // BackfillProgress is how far a backfill has come; see [Backfill.Progress].

@@ -98,7 +98,7 @@ func (c *Checkpoint) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	if f.Scope != "" && !validScopeKey(f.Scope) {
-		return &InputError{Field: "Checkpoint", Reason: fmt.Sprintf("scope must be enterprises/…, orgs/… or organizations/…, got %s", quoteValue(f.Scope))}
+		return &InputError{Field: "Checkpoint", Reason: badScopeKey(f.Scope)}
 	}
 	*c = Checkpoint{Newest: f.Newest, Swept: f.Swept, Seen: f.Seen, scope: f.Scope}
 	return nil
