@@ -156,52 +156,50 @@ func TestFollowAtVolume(t *testing.T) {
 }
 
 func testFollowAtVolume(t *testing.T, sc scopeCase) {
-	{
-		fg := memFake(t, auditlogtest.WithEvents(), auditlogtest.WithoutRateLimits(), withTestOrg())
-		c := memClient(t, fg, nil)
-		start := time.Now()
-		const rate = 1000 // events a minute
-		const minutes = 25
-		lookBack := DefaultFollowLookBack
-		rng := rand.New(rand.NewPCG(12, 5))
-		arrivals := make([]arrival, 0, rate*minutes)
-		for i := range rate * minutes {
-			ts := start.Add(time.Duration(i) * time.Minute / rate)
-			at := ts
-			if i%10 == 3 {
-				at = ts.Add(time.Duration(rng.Int64N(int64(lookBack/2))) + time.Millisecond)
-			}
-			arrivals = append(arrivals, arrival{fmt.Sprintf("ev-%05d", i), ts, at})
+	fg := memFake(t, auditlogtest.WithEvents(), auditlogtest.WithoutRateLimits(), withTestOrg())
+	c := memClient(t, fg, nil)
+	start := time.Now()
+	const rate = 1000 // events a minute
+	const minutes = 25
+	lookBack := DefaultFollowLookBack
+	rng := rand.New(rand.NewPCG(12, 5))
+	arrivals := make([]arrival, 0, rate*minutes)
+	for i := range rate * minutes {
+		ts := start.Add(time.Duration(i) * time.Minute / rate)
+		at := ts
+		if i%10 == 3 {
+			at = ts.Add(time.Duration(rng.Int64N(int64(lookBack/2))) + time.Millisecond)
 		}
-		slices.SortFunc(arrivals, func(a, b arrival) int { return a.at.Compare(b.at) })
-		f := c.Follow(sc.scope, nil, FollowOptions{Since: start})
-		end := start.Add(minutes * time.Minute)
-		// After the last arrival, long enough for the last sweep.
-		got, maxTracked := tail(t, sc, fg, f, arrivals, 30*time.Second, end.Add(lookBack+lookBack/2+3*DefaultFollowEvery))
-		checkOnce(t, arrivals, got)
-
-		// Steady state: from minute 10 (the first sweeps are at 7.5 and
-		// 10) to the end of the arrivals.
-		from := start.Add(10 * time.Minute)
-		requests, events := 0, 0
-		for _, r := range fg.Requests() {
-			if !r.Time.Before(from) && r.Time.Before(end) {
-				requests++
-			}
-		}
-		for _, a := range arrivals {
-			if !a.at.Before(from) && a.at.Before(end) {
-				events++
-			}
-		}
-		perThousand := float64(requests) * 1000 / float64(events)
-		t.Logf("%d events, %d requests in all; steady state: %d requests for %d events = %.1f per 1,000; at most %d IDs held",
-			len(arrivals), len(fg.Requests()), requests, events, perThousand, maxTracked)
-		assert.LessOrEqual(t, perThousand, 25.0, "requests per 1,000 events")
-		// A look-back and a rescan of events (7,500), plus a poll's and a
-		// batch's worth.
-		assert.LessOrEqual(t, maxTracked, 9000, "IDs held")
+		arrivals = append(arrivals, arrival{fmt.Sprintf("ev-%05d", i), ts, at})
 	}
+	slices.SortFunc(arrivals, func(a, b arrival) int { return a.at.Compare(b.at) })
+	f := c.Follow(sc.scope, nil, FollowOptions{Since: start})
+	end := start.Add(minutes * time.Minute)
+	// After the last arrival, long enough for the last sweep.
+	got, maxTracked := tail(t, sc, fg, f, arrivals, 30*time.Second, end.Add(lookBack+lookBack/2+3*DefaultFollowEvery))
+	checkOnce(t, arrivals, got)
+
+	// Steady state: from minute 10 (the first sweeps are at 7.5 and
+	// 10) to the end of the arrivals.
+	from := start.Add(10 * time.Minute)
+	requests, events := 0, 0
+	for _, r := range fg.Requests() {
+		if !r.Time.Before(from) && r.Time.Before(end) {
+			requests++
+		}
+	}
+	for _, a := range arrivals {
+		if !a.at.Before(from) && a.at.Before(end) {
+			events++
+		}
+	}
+	perThousand := float64(requests) * 1000 / float64(events)
+	t.Logf("%d events, %d requests in all; steady state: %d requests for %d events = %.1f per 1,000; at most %d IDs held",
+		len(arrivals), len(fg.Requests()), requests, events, perThousand, maxTracked)
+	assert.LessOrEqual(t, perThousand, 25.0, "requests per 1,000 events")
+	// A look-back and a rescan of events (7,500), plus a poll's and a
+	// batch's worth.
+	assert.LessOrEqual(t, maxTracked, 9000, "IDs held")
 }
 
 // TestFollowCatchesLatenessUpToLookBack: events late by anything up to the
