@@ -343,12 +343,7 @@ func skewedEvents(day time.Time, n int, seed uint64, sc scopeCase) []json.RawMes
 // of the workers without a slice, sampled every 100 ms of fake time.
 func TestBackfillKeepsWorkersBusy(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			testBackfillKeepsWorkersBusy(t, sc)
-		})
-	}
+	onEach(t, handScopes(), testBackfillKeepsWorkersBusy)
 }
 
 func testBackfillKeepsWorkersBusy(t *testing.T, sc scopeCase) {

@@ -112,15 +112,22 @@ func genScopes() []scopeCase {
 	}
 }
 
-// inBubbleOnEach runs test once for each of scs (genScopes or handScopes),
-// as parallel subtests named after the scope, each in a synctest bubble.
-func inBubbleOnEach(t *testing.T, scs []scopeCase, test func(*testing.T, scopeCase)) {
+// onEach runs test once for each of scs (genScopes or handScopes), as
+// parallel subtests named after the scope.
+func onEach(t *testing.T, scs []scopeCase, test func(*testing.T, scopeCase)) {
 	for _, sc := range scs {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { test(t, sc) })
+			test(t, sc)
 		})
 	}
+}
+
+// inBubbleOnEach is onEach with each subtest in a synctest bubble.
+func inBubbleOnEach(t *testing.T, scs []scopeCase, test func(*testing.T, scopeCase)) {
+	onEach(t, scs, func(t *testing.T, sc scopeCase) {
+		synctest.Test(t, func(t *testing.T) { test(t, sc) })
+	})
 }
 
 // onEachScope runs test once for each of genScopes, as parallel subtests

@@ -524,12 +524,7 @@ func testFollowCancelDuringWait(t *testing.T, sc scopeCase) {
 
 func TestFollowRejectsBadOptions(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			testFollowRejectsBadOptions(t, sc)
-		})
-	}
+	onEach(t, handScopes(), testFollowRejectsBadOptions)
 }
 
 func testFollowRejectsBadOptions(t *testing.T, sc scopeCase) {
