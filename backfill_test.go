@@ -190,9 +190,10 @@ func TestBackfillUsesTheWholeBudget(t *testing.T) {
 			t.Run(tc.name+"/"+sc.name, func(t *testing.T) {
 				t.Parallel()
 				synctest.Test(t, func(t *testing.T) {
-					tc.faults.Latency = latency
+					faults := tc.faults // tc is shared by the case's scopes, running in parallel
+					faults.Latency = latency
 					srv := auditlogtest.New(t, auditlogtest.WithoutListener(), auditlogtest.WithGeneratedEvents(events, 11),
-						auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, tc.limit, tc.window), auditlogtest.WithFaults(tc.faults))
+						auditlogtest.WithRateLimit(auditlogtest.ResourceAuditLog, tc.limit, tc.window), auditlogtest.WithFaults(faults))
 					c := memClient(t, srv, nil, quiet)
 					until := time.Now()
 					since := until.Add(-31 * 24 * time.Hour)
