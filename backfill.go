@@ -167,10 +167,10 @@ func (c BackfillCheckpoint) validate() error {
 	switch {
 	case c.since.IsZero() || c.until.IsZero() || !c.until.After(c.since):
 		return bad("its range is empty or missing")
-	case len(c.query) != 16 || !hexDigits(c.query):
+	case !validFingerprint(c.query):
 		return bad("query must be 16 hex digits")
 	case c.scope != "" && !validScopeKey(c.scope):
-		return bad("scope must be enterprises/…, orgs/… or organizations/…, got %s", quoteValue(c.scope))
+		return bad("%s", badScopeKey(c.scope))
 	case len(c.slices) > maxCheckpointSlices:
 		return bad("holds %d slices, more than %d", len(c.slices), maxCheckpointSlices)
 	}
@@ -197,11 +197,6 @@ func (c BackfillCheckpoint) validate() error {
 		return bad("holds %d IDs, more than %d", seen, maxCheckpointSeen)
 	}
 	return nil
-}
-
-func hexDigits(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil
 }
 
 // BackfillProgress is how far a backfill has come; see [Backfill.Progress].
@@ -471,6 +466,14 @@ func splitPoint(pos, to time.Time) time.Time {
 	return m
 }
 
+// pos is where what is left of s starts: its position, or its start.
+func (s *sliceState) pos() time.Time {
+	if s.at.IsZero() {
+		return s.from
+	}
+	return s.at
+}
+
 func (b *Backfill) newSlice(from, to, at time.Time, seen []string, perPage int) *bslice {
 	s := &bslice{sliceState: sliceState{from: from, to: to, at: at, seen: slices.Clone(seen)}, perPage: perPage}
 	if s.perPage == 0 {
@@ -508,10 +511,7 @@ func (b *Backfill) Progress() BackfillProgress {
 	}
 	var left time.Duration
 	for _, s := range b.live {
-		left += s.to.Sub(s.from)
-		if s.at.After(s.from) {
-			left -= s.at.Sub(s.from)
-		}
+		left += s.to.Sub(s.pos())
 	}
 	p.Done = 1 - float64(left)/float64(total)
 	return p
@@ -571,7 +571,6 @@ func (b *Backfill) run(parent context.Context, yield func(Event, error) bool) {
 	ctx, cancel := context.WithCancel(parent)
 	out := make(chan result)
 	var wg sync.WaitGroup
-	walking := 0
 	b.mu.Lock()
 	b.spreadLocked()
 	b.mu.Unlock()
@@ -586,8 +585,7 @@ func (b *Backfill) run(parent context.Context, yield func(Event, error) bool) {
 		b.mu.Unlock()
 	}()
 	for {
-		walking += b.fill(ctx, out, &wg, b.parallel-walking)
-		if walking == 0 {
+		if b.fill(ctx, out, &wg) == 0 {
 			return // fill starts a walker whenever a slice is left
 		}
 		var r result
@@ -603,7 +601,6 @@ func (b *Backfill) run(parent context.Context, yield func(Event, error) bool) {
 			}
 			continue
 		}
-		walking--
 		s := r.w.s
 		r.w.s = nil
 		b.mu.Lock()
@@ -628,38 +625,28 @@ func (b *Backfill) run(parent context.Context, yield func(Event, error) bool) {
 	}
 }
 
-// fill starts walkers on slices that wait, then on halves split off the
-// slices with the most work left, up to room of them, and returns how many
-// it started.
-func (b *Backfill) fill(ctx context.Context, out chan<- result, wg *sync.WaitGroup, room int) int {
-	started := 0
-	for started < room {
+// fill starts walkers on slices that wait, then on slices split off those
+// with the most work left, until Parallel walk, and returns how many walk.
+func (b *Backfill) fill(ctx context.Context, out chan<- result, wg *sync.WaitGroup) int {
+	for {
 		b.mu.Lock()
-		var s *bslice
-		for _, x := range b.live {
-			if x.w == nil {
-				s = x
-				break
-			}
+		if b.walking == b.parallel {
+			b.mu.Unlock()
+			return b.parallel
 		}
-		if s == nil && !b.noSteal && b.stealLocked(ctx, room-started) {
-			for _, x := range b.live {
-				if x.w == nil {
-					s = x
-					break
-				}
-			}
+		s := b.waitingLocked()
+		if s == nil && !b.noSteal && b.stealLocked(ctx, b.parallel-b.walking) {
+			s = b.waitingLocked()
 		}
 		if s == nil {
+			n := b.walking
 			b.mu.Unlock()
-			return started
+			return n
 		}
-		lo := s.from
-		if !s.at.IsZero() {
-			lo = s.at.Truncate(time.Second) // re-read the second of the position; seen drops what was delivered
-			if lo.Before(s.from) {
-				lo = s.from
-			}
+		// Re-read the second of the position; seen drops what was delivered.
+		lo := s.pos().Truncate(time.Second)
+		if lo.Before(s.from) {
+			lo = s.from
 		}
 		phrase, some, err := mergeCreated(b.q.Phrase, span{lo: lo, hi: s.to})
 		if err != nil || !some {
@@ -681,9 +668,7 @@ func (b *Backfill) fill(ctx context.Context, out chan<- result, wg *sync.WaitGro
 			defer wg.Done()
 			b.walk(ctx, w, &q, out)
 		}()
-		started++
 	}
-	return started
 }
 
 // walk reads one slice's query, oldest first, sending each page to the
@@ -839,6 +824,25 @@ func (b *Backfill) insertLocked(s *bslice) {
 	b.live = slices.Insert(b.live, i, s)
 }
 
+// waitingLocked returns the first live slice no walk has, or nil.
+func (b *Backfill) waitingLocked() *bslice {
+	for _, s := range b.live {
+		if s.w == nil {
+			return s
+		}
+	}
+	return nil
+}
+
+// splitLocked cuts s at m: s keeps [from, m), and a new slice of s's page
+// size, waiting for a walker, takes [m, to).
+func (b *Backfill) splitLocked(s *bslice, m time.Time) *bslice {
+	half := b.newSlice(m, s.to, time.Time{}, nil, s.perPage)
+	s.to = m
+	b.insertLocked(half)
+	return half
+}
+
 // stealLocked finds work for idle workers: it takes the walked slice with
 // the most events left, by the density its walk has read (the greater of
 // the last page's and the whole walk's), and cuts what is left of it, past
@@ -886,15 +890,10 @@ func (b *Backfill) stealLocked(ctx context.Context, idle int) bool {
 	if len(cuts) == 0 {
 		return false
 	}
-	victim.to = cuts[0]
-	victim.w.limit.Store(cuts[0].UnixNano())
-	for i, c := range cuts {
-		end := to
-		if i+1 < len(cuts) {
-			end = cuts[i+1]
-		}
-		b.insertLocked(b.newSlice(c, end, time.Time{}, nil, victim.perPage))
+	for _, c := range slices.Backward(cuts) {
+		b.splitLocked(victim, c)
 	}
+	victim.w.limit.Store(victim.to.UnixNano())
 	b.c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: backfill cut a slice for idle workers",
 		slog.Time("from", victim.from), slog.Time("walked_to", from), slog.Time("to", to),
 		slog.Int("parts", len(cuts)+1), slog.Float64("events_left", best))
@@ -911,20 +910,14 @@ func (b *Backfill) spreadLocked() {
 		var cut time.Time
 		var most time.Duration
 		for _, s := range b.live {
-			pos := s.from
-			if !s.at.IsZero() {
-				pos = s.at
-			}
-			if m := splitPoint(pos, s.to); !m.IsZero() && s.to.Sub(pos) > most {
-				widest, cut, most = s, m, s.to.Sub(pos)
+			if m := splitPoint(s.pos(), s.to); !m.IsZero() && s.to.Sub(s.pos()) > most {
+				widest, cut, most = s, m, s.to.Sub(s.pos())
 			}
 		}
 		if widest == nil {
 			return
 		}
-		half := b.newSlice(cut, widest.to, time.Time{}, nil, widest.perPage)
-		widest.to = cut
-		b.insertLocked(half)
+		b.splitLocked(widest, cut)
 	}
 }
 
@@ -969,14 +962,8 @@ func (b *Backfill) restart(ctx context.Context, s *bslice, err error) bool {
 func (b *Backfill) adapt(ctx context.Context, s *bslice, err error) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	pos := s.from
-	if !s.at.IsZero() {
-		pos = s.at
-	}
-	if m := splitPoint(pos, s.to); !m.IsZero() {
-		half := b.newSlice(m, s.to, time.Time{}, nil, s.perPage)
-		s.to = m
-		b.insertLocked(half)
+	if m := splitPoint(s.pos(), s.to); !m.IsZero() {
+		half := b.splitLocked(s, m)
 		b.c.logger.LogAttrs(ctx, slog.LevelWarn, "auditlog: backfill slice timed out; split in two",
 			slog.Time("from", s.from), slog.Time("at", m), slog.Time("to", half.to), slog.String("error", err.Error()))
 		return true

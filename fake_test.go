@@ -112,13 +112,33 @@ func genScopes() []scopeCase {
 	}
 }
 
-// inBubbleOnEachScope runs test once for each of genScopes, as parallel
-// subtests named after the scope, each in a synctest bubble.
-func inBubbleOnEachScope(t *testing.T, test func(*testing.T, scopeCase)) {
+// onEach runs test once for each of scs (genScopes or handScopes), as
+// parallel subtests named after the scope.
+func onEach(t *testing.T, scs []scopeCase, test func(*testing.T, scopeCase)) {
+	for _, sc := range scs {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, sc)
+		})
+	}
+}
+
+// inBubbleOnEach is onEach with each subtest in a synctest bubble.
+func inBubbleOnEach(t *testing.T, scs []scopeCase, test func(*testing.T, scopeCase)) {
+	onEach(t, scs, func(t *testing.T, sc scopeCase) {
+		synctest.Test(t, func(t *testing.T) { test(t, sc) })
+	})
+}
+
+// onEachScope runs test once for each of genScopes, as parallel subtests
+// named after the scope, each with a fake of its own made with opts, a
+// client for it (newFake), and the scope bound to that fake.
+func onEachScope(t *testing.T, opts []auditlogtest.Option, test func(t *testing.T, srv *auditlogtest.Server, c *Client, sc scopeCase)) {
 	for _, sc := range genScopes() {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { test(t, sc) })
+			srv, c := newFake(t, opts...)
+			test(t, srv, c, sc.on(srv))
 		})
 	}
 }

@@ -98,7 +98,7 @@ func (c *Checkpoint) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	if f.Scope != "" && !validScopeKey(f.Scope) {
-		return &InputError{Field: "Checkpoint", Reason: fmt.Sprintf("scope must be enterprises/…, orgs/… or organizations/…, got %s", quoteValue(f.Scope))}
+		return &InputError{Field: "Checkpoint", Reason: badScopeKey(f.Scope)}
 	}
 	*c = Checkpoint{Newest: f.Newest, Swept: f.Swept, Seen: f.Seen, scope: f.Scope}
 	return nil
@@ -358,7 +358,9 @@ func (f *Follower) poll(ctx context.Context, yield func(Event, error) bool) bool
 			}
 		}
 	}
-	f.prune()
+	f.mu.Lock()
+	f.cp.Prune(f.lookBack) // a tail's checkpoint is swept: it keeps the IDs from Swept on
+	f.mu.Unlock()
 	return true
 }
 
@@ -416,17 +418,6 @@ func (f *Follower) admit(ctx context.Context, ev Event) bool {
 			slog.Time("clamped_to", now.Add(maxEventSkew)))
 	}
 	return isNew
-}
-
-// prune forgets IDs no later read can return: those before Swept.
-func (f *Follower) prune() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for id, ts := range f.cp.Seen {
-		if ts.Before(f.cp.Swept) {
-			delete(f.cp.Seen, id)
-		}
-	}
 }
 
 // Checkpoint returns the Follower's position, including the last event

@@ -152,61 +152,54 @@ func checkOnce(t *testing.T, arrivals []arrival, got map[string]int) (missed, du
 // documentation). bench/ measures the same on a wall clock.
 func TestFollowAtVolume(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowAtVolume(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowAtVolume)
 }
 
 func testFollowAtVolume(t *testing.T, sc scopeCase) {
-	{
-		fg := memFake(t, auditlogtest.WithEvents(), auditlogtest.WithoutRateLimits(), withTestOrg())
-		c := memClient(t, fg, nil)
-		start := time.Now()
-		const rate = 1000 // events a minute
-		const minutes = 25
-		lookBack := DefaultFollowLookBack
-		rng := rand.New(rand.NewPCG(12, 5))
-		arrivals := make([]arrival, 0, rate*minutes)
-		for i := range rate * minutes {
-			ts := start.Add(time.Duration(i) * time.Minute / rate)
-			at := ts
-			if i%10 == 3 {
-				at = ts.Add(time.Duration(rng.Int64N(int64(lookBack/2))) + time.Millisecond)
-			}
-			arrivals = append(arrivals, arrival{fmt.Sprintf("ev-%05d", i), ts, at})
+	fg := memFake(t, auditlogtest.WithEvents(), auditlogtest.WithoutRateLimits(), withTestOrg())
+	c := memClient(t, fg, nil)
+	start := time.Now()
+	const rate = 1000 // events a minute
+	const minutes = 25
+	lookBack := DefaultFollowLookBack
+	rng := rand.New(rand.NewPCG(12, 5))
+	arrivals := make([]arrival, 0, rate*minutes)
+	for i := range rate * minutes {
+		ts := start.Add(time.Duration(i) * time.Minute / rate)
+		at := ts
+		if i%10 == 3 {
+			at = ts.Add(time.Duration(rng.Int64N(int64(lookBack/2))) + time.Millisecond)
 		}
-		slices.SortFunc(arrivals, func(a, b arrival) int { return a.at.Compare(b.at) })
-		f := c.Follow(sc.scope, nil, FollowOptions{Since: start})
-		end := start.Add(minutes * time.Minute)
-		// After the last arrival, long enough for the last sweep.
-		got, maxTracked := tail(t, sc, fg, f, arrivals, 30*time.Second, end.Add(lookBack+lookBack/2+3*DefaultFollowEvery))
-		checkOnce(t, arrivals, got)
-
-		// Steady state: from minute 10 (the first sweeps are at 7.5 and
-		// 10) to the end of the arrivals.
-		from := start.Add(10 * time.Minute)
-		requests, events := 0, 0
-		for _, r := range fg.Requests() {
-			if !r.Time.Before(from) && r.Time.Before(end) {
-				requests++
-			}
-		}
-		for _, a := range arrivals {
-			if !a.at.Before(from) && a.at.Before(end) {
-				events++
-			}
-		}
-		perThousand := float64(requests) * 1000 / float64(events)
-		t.Logf("%d events, %d requests in all; steady state: %d requests for %d events = %.1f per 1,000; at most %d IDs held",
-			len(arrivals), len(fg.Requests()), requests, events, perThousand, maxTracked)
-		assert.LessOrEqual(t, perThousand, 25.0, "requests per 1,000 events")
-		// A look-back and a rescan of events (7,500), plus a poll's and a
-		// batch's worth.
-		assert.LessOrEqual(t, maxTracked, 9000, "IDs held")
+		arrivals = append(arrivals, arrival{fmt.Sprintf("ev-%05d", i), ts, at})
 	}
+	slices.SortFunc(arrivals, func(a, b arrival) int { return a.at.Compare(b.at) })
+	f := c.Follow(sc.scope, nil, FollowOptions{Since: start})
+	end := start.Add(minutes * time.Minute)
+	// After the last arrival, long enough for the last sweep.
+	got, maxTracked := tail(t, sc, fg, f, arrivals, 30*time.Second, end.Add(lookBack+lookBack/2+3*DefaultFollowEvery))
+	checkOnce(t, arrivals, got)
+
+	// Steady state: from minute 10 (the first sweeps are at 7.5 and
+	// 10) to the end of the arrivals.
+	from := start.Add(10 * time.Minute)
+	requests, events := 0, 0
+	for _, r := range fg.Requests() {
+		if !r.Time.Before(from) && r.Time.Before(end) {
+			requests++
+		}
+	}
+	for _, a := range arrivals {
+		if !a.at.Before(from) && a.at.Before(end) {
+			events++
+		}
+	}
+	perThousand := float64(requests) * 1000 / float64(events)
+	t.Logf("%d events, %d requests in all; steady state: %d requests for %d events = %.1f per 1,000; at most %d IDs held",
+		len(arrivals), len(fg.Requests()), requests, events, perThousand, maxTracked)
+	assert.LessOrEqual(t, perThousand, 25.0, "requests per 1,000 events")
+	// A look-back and a rescan of events (7,500), plus a poll's and a
+	// batch's worth.
+	assert.LessOrEqual(t, maxTracked, 9000, "IDs held")
 }
 
 // TestFollowCatchesLatenessUpToLookBack: events late by anything up to the
@@ -214,12 +207,7 @@ func testFollowAtVolume(t *testing.T, sc scopeCase) {
 // once, and the IDs kept stay within a look-back and a rescan of events.
 func TestFollowCatchesLatenessUpToLookBack(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowCatchesLateness(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowCatchesLateness)
 }
 
 func testFollowCatchesLateness(t *testing.T, sc scopeCase) {
@@ -347,12 +335,7 @@ func TestWalkHandsOverToFollow(t *testing.T) {
 // other six, and no repeat in ten polls.
 func TestFollowResumesFromCheckpoint(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowResumesFromCheckpoint(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowResumesFromCheckpoint)
 }
 
 func testFollowResumesFromCheckpoint(t *testing.T, sc scopeCase) {
@@ -396,12 +379,7 @@ func testFollowResumesFromCheckpoint(t *testing.T, sc scopeCase) {
 // its own, and a second range goes on where the first stopped (issue 12.6).
 func TestFollowContextPerCall(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowContextPerCall(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowContextPerCall)
 }
 
 func testFollowContextPerCall(t *testing.T, sc scopeCase) {
@@ -440,12 +418,7 @@ func testFollowContextPerCall(t *testing.T, sc scopeCase) {
 // (issue 12.6).
 func TestFollowIgnoresSinceWhenResuming(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowIgnoresSinceWhenResuming(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowIgnoresSinceWhenResuming)
 }
 
 func testFollowIgnoresSinceWhenResuming(t *testing.T, sc scopeCase) {
@@ -479,12 +452,7 @@ func testFollowIgnoresSinceWhenResuming(t *testing.T, sc scopeCase) {
 // own bound go out as one range; two in the phrase are refused (issue 12.3).
 func TestFollowMergesCreated(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowMergesCreated(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowMergesCreated)
 }
 
 func testFollowMergesCreated(t *testing.T, sc scopeCase) {
@@ -525,12 +493,7 @@ func testFollowMergesCreated(t *testing.T, sc scopeCase) {
 // its next poll ends the range at once, with no further request.
 func TestFollowCancelDuringWait(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) { testFollowCancelDuringWait(t, sc) })
-		})
-	}
+	inBubbleOnEach(t, handScopes(), testFollowCancelDuringWait)
 }
 
 func testFollowCancelDuringWait(t *testing.T, sc scopeCase) {
@@ -561,12 +524,7 @@ func testFollowCancelDuringWait(t *testing.T, sc scopeCase) {
 
 func TestFollowRejectsBadOptions(t *testing.T) {
 	t.Parallel()
-	for _, sc := range handScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			testFollowRejectsBadOptions(t, sc)
-		})
-	}
+	onEach(t, handScopes(), testFollowRejectsBadOptions)
 }
 
 func testFollowRejectsBadOptions(t *testing.T, sc scopeCase) {

@@ -103,19 +103,12 @@ func testResumeFromEveryBoundary(t *testing.T, c *Client, sc scopeCase) {
 
 func TestPagesBreakStopsRequests(t *testing.T) {
 	t.Parallel()
-	srv := memFake(t, auditlogtest.WithGeneratedEvents(500, 3))
-	for _, sc := range scopes(srv) {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			srv, c := newFake(t, auditlogtest.WithGeneratedEvents(500, 3))
-			testBreakStopsRequests(t, srv, c, sc.scope)
-		})
-	}
+	onEachScope(t, []auditlogtest.Option{auditlogtest.WithGeneratedEvents(500, 3)}, testBreakStopsRequests)
 }
 
-func testBreakStopsRequests(t *testing.T, srv *auditlogtest.Server, c *Client, scope Scope) {
+func testBreakStopsRequests(t *testing.T, srv *auditlogtest.Server, c *Client, sc scopeCase) {
 	q := &Query{PerPage: 10}
-	seq := c.Pages(context.Background(), scope, q)
+	seq := c.Pages(context.Background(), sc.scope, q)
 	assert.Empty(t, srv.Requests(), "creating the iterator sent a request")
 	n := 0
 	for _, err := range seq {
@@ -129,7 +122,7 @@ func testBreakStopsRequests(t *testing.T, srv *auditlogtest.Server, c *Client, s
 	// Events: break in the middle of a page, no further request.
 	srv.ResetRequests()
 	n = 0
-	for _, err := range c.Events(context.Background(), scope, q) {
+	for _, err := range c.Events(context.Background(), sc.scope, q) {
 		require.NoError(t, err)
 		if n++; n == 15 {
 			break
@@ -162,59 +155,49 @@ func TestPagesYieldOneErrorAndStop(t *testing.T) {
 
 func TestPagesEnterpriseServerPageNumbers(t *testing.T) {
 	t.Parallel()
-	srv := memFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(250, 5))
-	for _, sc := range scopes(srv) {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(250, 5))
-			require.True(t, strings.HasSuffix(srv.URL(), "/api/v3"))
-			want := ids(t, sc.events("web", "desc"))
-			var got []string
-			pages := 0
-			for page, err := range c.Pages(context.Background(), sc.scope, &Query{PerPage: 40}) {
-				require.NoError(t, err)
-				pages++
-				for _, ev := range page.Events {
-					got = append(got, ev.DocumentID)
-				}
+	onEachScope(t, []auditlogtest.Option{auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(250, 5)}, func(t *testing.T, srv *auditlogtest.Server, c *Client, sc scopeCase) {
+		require.True(t, strings.HasSuffix(srv.URL(), "/api/v3"))
+		want := ids(t, sc.events("web", "desc"))
+		var got []string
+		pages := 0
+		for page, err := range c.Pages(context.Background(), sc.scope, &Query{PerPage: 40}) {
+			require.NoError(t, err)
+			pages++
+			for _, ev := range page.Events {
+				got = append(got, ev.DocumentID)
 			}
-			assert.Equal(t, want, got)
-			assert.Equal(t, (len(want)+39)/40, pages)
-			require.Greater(t, pages, 1)
-			for _, r := range srv.Requests()[1:] {
-				assert.Contains(t, r.RawQuery, "page=", "GHES walk must follow page numbers")
-			}
-		})
-	}
+		}
+		assert.Equal(t, want, got)
+		assert.Equal(t, (len(want)+39)/40, pages)
+		require.Greater(t, pages, 1)
+		for _, r := range srv.Requests()[1:] {
+			assert.Contains(t, r.RawQuery, "page=", "GHES walk must follow page numbers")
+		}
+	})
 }
 
 func TestPagesDropRepeatsWhenPageNumbersShift(t *testing.T) {
 	t.Parallel()
-	srv := memFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(300, 5))
-	for _, sc := range scopes(srv) {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(300, 5))
-			newest := time.Now().UnixMilli()
-			want := ids(t, sc.events("web", "desc"))
-			var got []string
-			for page, err := range c.Pages(context.Background(), sc.scope, &Query{PerPage: 10}) {
-				require.NoError(t, err)
-				for _, ev := range page.Events {
-					got = append(got, ev.DocumentID)
-				}
-				if len(got) == 10 {
-					// Three newer events arrive: page 2 now starts with the
-					// last three of page 1.
-					for i := range 3 {
-						require.NoError(t, srv.AddEvents(sc.inOrg(json.RawMessage(fmt.Sprintf(
-							`{"@timestamp":%d,"_document_id":"new-%d","action":"repo.create"}`, newest+int64(i)+1000, i)))))
-					}
+	onEachScope(t, []auditlogtest.Option{auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(300, 5)}, func(t *testing.T, srv *auditlogtest.Server, c *Client, sc scopeCase) {
+		newest := time.Now().UnixMilli()
+		want := ids(t, sc.events("web", "desc"))
+		var got []string
+		for page, err := range c.Pages(context.Background(), sc.scope, &Query{PerPage: 10}) {
+			require.NoError(t, err)
+			for _, ev := range page.Events {
+				got = append(got, ev.DocumentID)
+			}
+			if len(got) == 10 {
+				// Three newer events arrive: page 2 now starts with the
+				// last three of page 1.
+				for i := range 3 {
+					require.NoError(t, srv.AddEvents(sc.inOrg(json.RawMessage(fmt.Sprintf(
+						`{"@timestamp":%d,"_document_id":"new-%d","action":"repo.create"}`, newest+int64(i)+1000, i)))))
 				}
 			}
-			assert.Equal(t, want, got, "every original event, once, in order")
-		})
-	}
+		}
+		assert.Equal(t, want, got, "every original event, once, in order")
+	})
 }
 
 // eventsEvery makes n minimal events, e0, e1, …, step apart from base.

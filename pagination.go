@@ -10,6 +10,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,13 +133,13 @@ func parseCursor(s string) (Cursor, error) {
 			}
 			c.pin = n
 		case i > 0 && key == "q" && c.query == "":
-			if _, err := hex.DecodeString(v); err != nil || len(v) != 16 {
+			if !validFingerprint(v) {
 				return bad(fmt.Sprintf("q must be 16 hex digits, got %s", quoteValue(v)))
 			}
 			c.query = v
 		case i > 0 && key == "scope" && c.scope == "":
 			if !validScopeKey(v) {
-				return bad(fmt.Sprintf("scope must be enterprises/…, orgs/… or organizations/…, got %s", quoteValue(v)))
+				return bad(badScopeKey(v))
 			}
 			c.scope = v
 		default:
@@ -181,6 +182,19 @@ func (q *Query) fingerprint(pages bool) string {
 	}
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:8])
+}
+
+// validFingerprint reports whether s is what fingerprint makes, as a saved
+// cursor or backfill checkpoint carries it: 16 hex digits.
+func validFingerprint(s string) bool {
+	_, err := hex.DecodeString(s)
+	return len(s) == 16 && err == nil
+}
+
+// badScopeKey is the reason a saved position (a cursor, a checkpoint) whose
+// scope is not one a walk records is refused.
+func badScopeKey(key string) string {
+	return fmt.Sprintf("scope must be enterprises/…, orgs/… or organizations/…, got %s", quoteValue(key))
 }
 
 // Bounds on what a Link header may cost. GitHub's own links carry the phrase
@@ -433,19 +447,18 @@ func copyQuery(q *Query) Query {
 	return *q
 }
 
-// dropRepeats removes from page the events whose IDs were in prev and
-// returns the IDs of the page.
+// dropRepeats removes from page, in place, the events whose IDs were in
+// prev and returns the IDs of the page. The page is the walk's own until it
+// is yielded, so it is filtered where it lies rather than copied.
 func dropRepeats(page *Page, prev map[string]struct{}) map[string]struct{} {
 	ids := make(map[string]struct{}, len(page.Events))
-	kept := page.Events[:0:0]
-	for _, ev := range page.Events {
+	page.Events = slices.DeleteFunc(page.Events, func(ev Event) bool {
 		if _, dup := prev[ev.DocumentID]; dup && ev.DocumentID != "" {
-			continue
+			return true
 		}
 		ids[ev.DocumentID] = struct{}{}
-		kept = append(kept, ev)
-	}
-	page.Events = kept
+		return false
+	})
 	return ids
 }
 

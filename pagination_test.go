@@ -124,49 +124,44 @@ func TestCursorText(t *testing.T) {
 // request and yields nothing (issue 12.1).
 func TestResumeFinishedWalkSendsNothing(t *testing.T) {
 	t.Parallel()
-	srv := memFake(t, auditlogtest.WithGeneratedEvents(250, 3))
-	for _, sc := range scopes(srv) {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			srv, c := newFake(t, auditlogtest.WithGeneratedEvents(250, 3))
-			ctx := context.Background()
-			q := &Query{Include: IncludeAll, PerPage: 100}
-			var saved []byte
-			n := 0
-			for page, err := range c.Pages(ctx, sc.scope, q) {
+	onEachScope(t, []auditlogtest.Option{auditlogtest.WithGeneratedEvents(250, 3)}, func(t *testing.T, srv *auditlogtest.Server, c *Client, sc scopeCase) {
+		ctx := context.Background()
+		q := &Query{Include: IncludeAll, PerPage: 100}
+		var saved []byte
+		n := 0
+		for page, err := range c.Pages(ctx, sc.scope, q) {
+			require.NoError(t, err)
+			n += len(page.Events)
+			saved, err = page.Next.MarshalText()
+			require.NoError(t, err)
+		}
+		require.Equal(t, len(sc.events("all", "desc")), n)
+		require.NotEmpty(t, saved, "a finished walk's position is not the zero cursor")
+
+		for run := range 2 {
+			srv.ResetRequests()
+			var cur Cursor
+			require.NoError(t, cur.UnmarshalText(saved))
+			pages := 0
+			for page, err := range c.Pages(ctx, sc.scope, q.At(cur)) {
 				require.NoError(t, err)
-				n += len(page.Events)
+				pages++
 				saved, err = page.Next.MarshalText()
 				require.NoError(t, err)
 			}
-			require.Equal(t, len(sc.events("all", "desc")), n)
-			require.NotEmpty(t, saved, "a finished walk's position is not the zero cursor")
-
-			for run := range 2 {
-				srv.ResetRequests()
-				var cur Cursor
-				require.NoError(t, cur.UnmarshalText(saved))
-				pages := 0
-				for page, err := range c.Pages(ctx, sc.scope, q.At(cur)) {
-					require.NoError(t, err)
-					pages++
-					saved, err = page.Next.MarshalText()
-					require.NoError(t, err)
-				}
-				assert.Zero(t, pages, "run %d: pages yielded after the end", run)
-				assert.Empty(t, srv.Requests(), "run %d: requests sent after the end", run)
-			}
-			// The zero cursor still means "from the start".
-			srv.ResetRequests()
-			n = 0
-			for ev, err := range c.Events(ctx, sc.scope, q.At(Cursor{})) {
-				require.NoError(t, err)
-				_ = ev
-				n++
-			}
-			assert.Equal(t, len(sc.events("all", "desc")), n)
-		})
-	}
+			assert.Zero(t, pages, "run %d: pages yielded after the end", run)
+			assert.Empty(t, srv.Requests(), "run %d: requests sent after the end", run)
+		}
+		// The zero cursor still means "from the start".
+		srv.ResetRequests()
+		n = 0
+		for ev, err := range c.Events(ctx, sc.scope, q.At(Cursor{})) {
+			require.NoError(t, err)
+			_ = ev
+			n++
+		}
+		assert.Equal(t, len(sc.events("all", "desc")), n)
+	})
 }
 
 // TestCursorTiedToQuery: a saved position resumed with another phrase,
@@ -174,20 +169,13 @@ func TestResumeFinishedWalkSendsNothing(t *testing.T) {
 // in cursor mode (issue 12.1).
 func TestCursorTiedToQuery(t *testing.T) {
 	t.Parallel()
-	srv := memFake(t, auditlogtest.WithGeneratedEvents(1200, 4))
-	for _, sc := range scopes(srv) {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			srv, c := newFake(t, auditlogtest.WithGeneratedEvents(1200, 4))
-			testCursorTiedToQuery(t, srv, c, sc.scope)
-		})
-	}
+	onEachScope(t, []auditlogtest.Option{auditlogtest.WithGeneratedEvents(1200, 4)}, testCursorTiedToQuery)
 }
 
-func testCursorTiedToQuery(t *testing.T, srv *auditlogtest.Server, c *Client, scope Scope) {
+func testCursorTiedToQuery(t *testing.T, srv *auditlogtest.Server, c *Client, sc scopeCase) {
 	ctx := context.Background()
 	q := Query{Phrase: "action:repo", Include: IncludeAll, PerPage: 10}
-	page, err := c.AuditLog(ctx, scope, &q)
+	page, err := c.AuditLog(ctx, sc.scope, &q)
 	require.NoError(t, err)
 	text, err := page.Next.MarshalText()
 	require.NoError(t, err)
@@ -208,7 +196,7 @@ func testCursorTiedToQuery(t *testing.T, srv *auditlogtest.Server, c *Client, sc
 		srv.ResetRequests()
 		other := q
 		tc.change(&other)
-		_, err := c.AuditLog(ctx, scope, other.At(next))
+		_, err := c.AuditLog(ctx, sc.scope, other.At(next))
 		if tc.ok {
 			assert.NoError(t, err, tc.name)
 			continue
@@ -219,7 +207,7 @@ func testCursorTiedToQuery(t *testing.T, srv *auditlogtest.Server, c *Client, sc
 		assert.Empty(t, srv.Requests(), tc.name)
 		// The walk refuses it the same way, as its first and only yield.
 		errs := 0
-		for _, err := range c.Pages(ctx, scope, other.At(next)) {
+		for _, err := range c.Pages(ctx, sc.scope, other.At(next)) {
 			require.ErrorAs(t, err, &ie, tc.name)
 			errs++
 		}
@@ -227,9 +215,9 @@ func testCursorTiedToQuery(t *testing.T, srv *auditlogtest.Server, c *Client, sc
 	}
 	// Include "" and "web" are the same query, as are Order "" and "desc".
 	web := Query{Phrase: "action:repo", Include: IncludeWeb, Order: OrderDesc}
-	p, err := c.AuditLog(ctx, scope, &web)
+	p, err := c.AuditLog(ctx, sc.scope, &web)
 	require.NoError(t, err)
-	_, err = c.AuditLog(ctx, scope, (&Query{Phrase: "action:repo"}).At(p.Next))
+	_, err = c.AuditLog(ctx, sc.scope, (&Query{Phrase: "action:repo"}).At(p.Next))
 	assert.NoError(t, err, "defaults spelled out or left empty are one query")
 }
 
@@ -283,14 +271,7 @@ func TestLinkOnAnotherHost(t *testing.T) {
 // allowed to push an event past it (issue 12.7).
 func TestPagesEnterpriseServerArrivalsDuringWalk(t *testing.T) {
 	t.Parallel()
-	srv := memFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1000, 8))
-	for _, sc := range scopes(srv) {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			srv, c := newFake(t, auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1000, 8))
-			testArrivalsDuringWalk(t, srv, c, sc)
-		})
-	}
+	onEachScope(t, []auditlogtest.Option{auditlogtest.WithEnterpriseServer(), auditlogtest.WithGeneratedEvents(1000, 8)}, testArrivalsDuringWalk)
 }
 
 func testArrivalsDuringWalk(t *testing.T, srv *auditlogtest.Server, c *Client, sc scopeCase) {
@@ -343,4 +324,26 @@ func testArrivalsDuringWalk(t *testing.T, srv *auditlogtest.Server, c *Client, s
 	assert.Zero(t, dups, "events yielded twice")
 	assert.Zero(t, missing, "events skipped")
 	assert.True(t, slices.Equal(want, originals), "every event that existed at the start, once, in order")
+}
+
+// TestDropRepeatsInPlace: a page-number walk drops what the previous page
+// yielded from the page where it lies, without copying the page; events
+// without an ID are never taken for repeats, and the IDs it returns are the
+// page's as yielded.
+func TestDropRepeatsInPlace(t *testing.T) {
+	t.Parallel()
+	page := &Page{Events: []Event{{DocumentID: "a"}, {DocumentID: "b"}, {}, {DocumentID: "c"}, {DocumentID: "d"}}}
+	backing := &page.Events[0]
+	ids := dropRepeats(page, map[string]struct{}{"b": {}, "d": {}, "": {}})
+	var got []string
+	for _, ev := range page.Events {
+		got = append(got, ev.DocumentID)
+	}
+	assert.Equal(t, []string{"a", "", "c"}, got)
+	assert.Equal(t, map[string]struct{}{"a": {}, "": {}, "c": {}}, ids)
+	assert.Same(t, backing, &page.Events[0], "the page was copied")
+
+	first := &Page{Events: []Event{{DocumentID: "x"}, {DocumentID: "y"}}}
+	assert.Equal(t, map[string]struct{}{"x": {}, "y": {}}, dropRepeats(first, nil))
+	assert.Len(t, first.Events, 2, "the first page has nothing to drop")
 }

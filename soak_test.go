@@ -25,12 +25,7 @@ var soakEvents = flag.Int("soak-events", 5000, "events exported by TestSoakExpor
 // waits and the latency jitter run on the synctest clock, the fake in memory.
 func TestSoakExportExactlyOnce(t *testing.T) {
 	t.Parallel()
-	for _, sc := range genScopes() {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			testSoakExportExactlyOnce(t, sc)
-		})
-	}
+	onEach(t, genScopes(), testSoakExportExactlyOnce)
 }
 
 func testSoakExportExactlyOnce(t *testing.T, sc scopeCase) {
