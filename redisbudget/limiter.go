@@ -831,20 +831,18 @@ func (l *Limiter) eval(s *redis.Script, resource string, args ...any) ([]int64, 
 	}
 	ch := make(chan result, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
 	go func() {
-		defer cancel()
 		v, err := s.Run(ctx, l.rdb, bucketKeys(l.prefix, resource), args...).Int64Slice()
 		ch <- result{v, err}
 	}()
-	t := time.NewTimer(l.timeout)
-	defer t.Stop()
 	select {
 	case r := <-ch:
 		if r.err != nil {
 			return nil, fmt.Errorf("redisbudget: %w", r.err)
 		}
 		return r.v, nil
-	case <-t.C:
+	case <-ctx.Done():
 		return nil, errTimeout
 	}
 }
