@@ -69,6 +69,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -132,10 +133,7 @@ func WithRateLimits(limits map[string]auditlog.RateLimit) Option {
 		if _, err := auditlog.NewBudget(limits); err != nil {
 			return optionError("WithRateLimits", err.Error())
 		}
-		s.limits = make(map[string]auditlog.RateLimit, len(limits))
-		for res, l := range limits {
-			s.limits[res] = l
-		}
+		s.limits = maps.Clone(limits)
 		return nil
 	}
 }
