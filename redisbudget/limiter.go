@@ -69,6 +69,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -132,10 +133,7 @@ func WithRateLimits(limits map[string]auditlog.RateLimit) Option {
 		if _, err := auditlog.NewBudget(limits); err != nil {
 			return optionError("WithRateLimits", err.Error())
 		}
-		s.limits = make(map[string]auditlog.RateLimit, len(limits))
-		for res, l := range limits {
-			s.limits[res] = l
-		}
+		s.limits = maps.Clone(limits)
 		return nil
 	}
 }
@@ -218,16 +216,16 @@ var (
 // with [auditlog.WithLimiter]; one Limiter per process is enough, and it is
 // safe for concurrent use.
 type Limiter struct {
-	rdb        redis.UniversalClient
-	prefix     string
-	limits     map[string]auditlog.RateLimit // effective, read-only after New
-	configured map[string]bool               // set by WithRateLimits
-	share      float64
-	timeout    time.Duration
-	retry      time.Duration
-	claimTTL   time.Duration
-	log        *slog.Logger
-	fallback   *auditlog.Budget // holds share of every limit
+	rdb      redis.UniversalClient
+	prefix   string
+	pacing   map[string]pacing // per resource, read-only after New
+	other    pacing            // of a resource not in pacing
+	share    float64
+	timeout  time.Duration
+	retry    time.Duration
+	claimTTL time.Duration
+	log      *slog.Logger
+	fallback *auditlog.Budget // holds share of every limit
 
 	id  string // prefix of this process's claim IDs
 	seq atomic.Uint64
@@ -243,6 +241,28 @@ type Limiter struct {
 	retryAt  time.Time       // when to try Redis again
 	probing  bool            // a call is trying Redis
 	downErrs int             // failed calls in this outage
+}
+
+// pacing is what the Limiter needs of a resource's configured limit on
+// every call, worked out once in New.
+type pacing struct {
+	limit      auditlog.RateLimit
+	configured int           // 1 when WithRateLimits set the limit, 0 for a default (a script argument)
+	emission   string        // µs between requests at the configured rate, for the scripts
+	burst      int           // the configured burst; the whole window when it is 0
+	tol        time.Duration // the largest difference between two reports' resets of one window
+}
+
+func newPacing(lim auditlog.RateLimit, configured bool) pacing {
+	p := pacing{limit: lim, burst: lim.Burst, tol: min(maxTolerance, lim.Per/2),
+		emission: strconv.FormatFloat(float64(lim.Per.Microseconds())/float64(lim.Requests), 'f', 3, 64)}
+	if p.burst == 0 {
+		p.burst = lim.Requests
+	}
+	if configured {
+		p.configured = 1
+	}
+	return p
 }
 
 // claim is a reservation this process holds: in Redis (id and its place in
@@ -305,14 +325,15 @@ func New(rdb redis.UniversalClient, key string, opts ...Option) (*Limiter, error
 		}
 	}
 	limits := auditlog.DefaultRateLimits()
-	configured := map[string]bool{}
 	for res, l := range s.limits {
 		limits[res] = l
-		configured[res] = true
 	}
 	scaled := make(map[string]auditlog.RateLimit, len(limits))
+	paced := make(map[string]pacing, len(limits))
 	for res, l := range limits {
 		scaled[res] = scaleLimit(l, s.share)
+		_, configured := s.limits[res]
+		paced[res] = newPacing(l, configured)
 	}
 	fb, err := auditlog.NewBudget(scaled)
 	if err != nil {
@@ -325,7 +346,7 @@ func New(rdb redis.UniversalClient, key string, opts ...Option) (*Limiter, error
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Limiter{
-		rdb: rdb, prefix: key, limits: limits, configured: configured,
+		rdb: rdb, prefix: key, pacing: paced, other: newPacing(auditlog.DefaultOtherRateLimit, false),
 		share: s.share, timeout: s.timeout, retry: s.retry, claimTTL: s.claimTTL,
 		log: logger, fallback: fb, id: hex.EncodeToString(b[:]),
 		claims: map[auditlog.Ticket]claim{}, last: map[string]seen{}, quota: map[string]quota{}, hold: map[string]time.Time{},
@@ -355,26 +376,12 @@ func (l *Limiter) scaleRate(r auditlog.Rate) auditlog.Rate {
 	return s
 }
 
-// limitFor is the configured limit of the resource of budget key key.
-func (l *Limiter) limitFor(key string) auditlog.RateLimit {
-	if lim, ok := l.limits[auditlog.KeyResource(key)]; ok {
-		return lim
+// pacingOf is the pacing of the resource of budget key key.
+func (l *Limiter) pacingOf(key string) pacing {
+	if p, ok := l.pacing[auditlog.KeyResource(key)]; ok {
+		return p
 	}
-	return auditlog.DefaultOtherRateLimit
-}
-
-// isConfigured reports whether the limit of key's resource was configured.
-func (l *Limiter) isConfigured(key string) bool { return l.configured[auditlog.KeyResource(key)] }
-
-// paceArgs are the configured emission interval (µs) and burst of resource,
-// which every script needs to create the state.
-func (l *Limiter) paceArgs(resource string) (emission string, burst int) {
-	lim := l.limitFor(resource)
-	b := lim.Burst
-	if b == 0 {
-		b = lim.Requests
-	}
-	return strconv.FormatFloat(float64(lim.Per.Microseconds())/float64(lim.Requests), 'f', 3, 64), b
+	return l.other
 }
 
 // micros is d in microseconds for a script, clamped to what a Lua number
@@ -453,11 +460,7 @@ func (l *Limiter) take(resource string, t auditlog.Ticket) (claim, bool) {
 // reserveRedis runs the reserve script: a claim (its order), a request to
 // ask again (order 0), or a refusal.
 func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.Duration) (time.Duration, int64, *auditlog.RateLimitError, error) {
-	emission, burst := l.paceArgs(resource)
-	configured := 0
-	if l.isConfigured(resource) {
-		configured = 1
-	}
+	p := l.pacingOf(resource)
 	l.mu.Lock()
 	last, hold := l.last[resource], l.hold[resource]
 	l.mu.Unlock()
@@ -466,7 +469,7 @@ func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.
 		hintRem, hintReset = int64(last.remaining), micros(last.reset.Sub(now))
 	}
 	v, err := l.eval(reserveScript, resource, id, micros(max(maxWait, 0)), micros(l.claimTTL),
-		emission, burst, configured, last.limit, hintRem, hintReset, micros(max(hold.Sub(now), 0)))
+		p.emission, p.burst, p.configured, last.limit, hintRem, hintReset, micros(max(hold.Sub(now), 0)))
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -482,7 +485,7 @@ func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.
 	}
 	e := &auditlog.RateLimitError{Resource: resource, Limit: int(v[2]), Remaining: int(v[3]), RetryAfter: wait}
 	if e.Limit <= 0 {
-		e.Limit = l.limitFor(resource).Requests
+		e.Limit = p.limit.Requests
 	}
 	if e.Remaining >= 0 {
 		e.Reset = now.Add(time.Duration(v[4]) * time.Microsecond)
@@ -494,21 +497,20 @@ func (l *Limiter) reserveRedis(resource, id string, now time.Time, maxWait time.
 // its response reported, for every process.
 func (l *Limiter) Observe(resource string, t auditlog.Ticket, now time.Time, r auditlog.Rate) {
 	c, held := l.take(resource, t)
-	lim := l.limitFor(resource)
-	tol := min(maxTolerance, lim.Per/2)
+	p := l.pacingOf(resource)
 	l.mu.Lock()
-	l.nolimit[resource] = !r.Known() && !l.isConfigured(resource) && !l.last[resource].reset.After(now)
+	l.nolimit[resource] = !r.Known() && p.configured == 0 && !l.last[resource].reset.After(now)
+	healthy := !l.down
 	l.mu.Unlock()
-	l.remember(resource, now, r)
-	l.tellFallback(resource, c, held, now, r)
-	if !l.healthy() {
+	l.remember(resource, now, r, p.tol)
+	l.tellFallback(resource, c, held, now, r, p.tol, healthy)
+	if !healthy {
 		return // a claim made in Redis expires there
 	}
 	id, order := "", int64(0) // a claim of the fallback: a report, older than every claim
 	if held && c.id != "" {
 		id, order = c.id, c.order
 	}
-	emission, burst := l.paceArgs(resource)
 	known, resetOff := 0, int64(0)
 	if r.Known() {
 		known = 1
@@ -517,15 +519,16 @@ func (l *Limiter) Observe(resource string, t auditlog.Ticket, now time.Time, r a
 		}
 	}
 	_, err := l.eval(observeScript, resource, id, order, known, r.Limit, r.Remaining, resetOff,
-		micros(lim.Per), emission, lim.Burst, burst, micros(tol))
+		micros(p.limit.Per), p.emission, p.limit.Burst, p.burst, micros(p.tol))
 	l.done(err, false)
 }
 
 // tellFallback hands a report to the fallback, which sees every one so that
 // it knows the window when it takes over, and settles the claim it made:
 // what this process may still spend of the window (see quota), as a count
-// that holds every request the fallback has in flight.
-func (l *Limiter) tellFallback(resource string, c claim, held bool, now time.Time, r auditlog.Rate) {
+// that holds every request the fallback has in flight. tol is the
+// resource's pacing's, and healthy whether Redis was when the report came.
+func (l *Limiter) tellFallback(resource string, c claim, held bool, now time.Time, r auditlog.Rate, tol time.Duration, healthy bool) {
 	var fb auditlog.Ticket
 	if held && c.id == "" {
 		fb = c.fb
@@ -535,8 +538,6 @@ func (l *Limiter) tellFallback(resource string, c claim, held bool, now time.Tim
 		l.fallback.Observe(resource, fb, now, s)
 		return
 	}
-	tol := min(maxTolerance, l.limitFor(resource).Per/2)
-	healthy := l.healthy()
 	l.mu.Lock()
 	q := l.quota[resource]
 	if q.reset.IsZero() || absDuration(q.reset.Sub(r.Reset)) > tol {
@@ -564,12 +565,11 @@ func (l *Limiter) tellFallback(resource string, c claim, held bool, now time.Tim
 }
 
 // remember keeps a report with a window as this process's last, to seed a
-// Redis that lost its state.
-func (l *Limiter) remember(resource string, now time.Time, r auditlog.Rate) {
+// Redis that lost its state; tol is the resource's pacing's.
+func (l *Limiter) remember(resource string, now time.Time, r auditlog.Rate, tol time.Duration) {
 	if !r.Known() || r.Reset.IsZero() || !now.Before(r.Reset) {
 		return
 	}
-	tol := min(maxTolerance, l.limitFor(resource).Per/2)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := seen{limit: r.Limit, remaining: r.Remaining, reset: r.Reset}
@@ -598,8 +598,8 @@ func (l *Limiter) Release(resource string, t auditlog.Ticket, now time.Time) {
 	case c.id == "":
 		l.fallback.Release(resource, c.fb, now)
 	case l.healthy():
-		emission, burst := l.paceArgs(resource)
-		_, err := l.eval(releaseScript, resource, c.id, c.order, emission, burst)
+		p := l.pacingOf(resource)
+		_, err := l.eval(releaseScript, resource, c.id, c.order, p.emission, p.burst)
 		l.done(err, false)
 	}
 }
@@ -614,8 +614,8 @@ func (l *Limiter) Cancel(resource string, t auditlog.Ticket, now time.Time) {
 	case c.id == "":
 		l.fallback.Cancel(resource, c.fb, now)
 	case l.healthy():
-		emission, burst := l.paceArgs(resource)
-		_, err := l.eval(cancelScript, resource, c.id, emission, burst)
+		p := l.pacingOf(resource)
+		_, err := l.eval(cancelScript, resource, c.id, p.emission, p.burst)
 		l.done(err, false)
 	}
 }
@@ -633,8 +633,8 @@ func (l *Limiter) Pause(resource string, until time.Time) {
 	if !use {
 		return
 	}
-	emission, burst := l.paceArgs(resource)
-	_, err := l.eval(pauseScript, resource, micros(time.Until(until)), emission, burst)
+	p := l.pacingOf(resource)
+	_, err := l.eval(pauseScript, resource, micros(time.Until(until)), p.emission, p.burst)
 	l.done(err, probe)
 }
 
@@ -656,10 +656,7 @@ const maxSeedLease = 10 * time.Second
 // It returns when the fleet knows the budget, when it gave up, or when ctx
 // ends.
 func (l *Limiter) Seed(ctx context.Context, resource string, fetch func(context.Context) (auditlog.Rate, time.Time, error)) {
-	configured := 0
-	if l.isConfigured(resource) {
-		configured = 1
-	}
+	configured := l.pacingOf(resource).configured
 	lease := maxSeedLease
 	if dl, ok := ctx.Deadline(); ok {
 		lease = min(lease, max(time.Until(dl), time.Millisecond))
@@ -704,20 +701,19 @@ func (l *Limiter) Seed(ctx context.Context, resource string, fetch func(context.
 // process holds the lease) and records it in Redis, or that there was
 // nothing to learn.
 func (l *Limiter) seedFleet(ctx context.Context, resource string, asked int64, fetch func(context.Context) (auditlog.Rate, time.Time, error)) {
-	lim := l.limitFor(resource)
+	p := l.pacingOf(resource)
 	r, now, err := fetch(ctx)
 	if err != nil || !r.Known() || r.Reset.IsZero() || !now.Before(r.Reset) {
-		_, err := l.eval(seedDoneScript, resource, lim.Per.Milliseconds())
+		_, err := l.eval(seedDoneScript, resource, p.limit.Per.Milliseconds())
 		l.done(err, false)
 		return
 	}
-	l.remember(resource, now, r)
+	l.remember(resource, now, r, p.tol)
 	l.fallback.Seed(ctx, resource, func(context.Context) (auditlog.Rate, time.Time, error) {
 		return l.scaleRate(r), now, nil
 	})
-	emission, burst := l.paceArgs(resource)
 	_, err = l.eval(seedScript, resource, "", asked, 1, r.Limit, r.Remaining, micros(r.Reset.Sub(now)),
-		micros(lim.Per), emission, lim.Burst, burst, micros(min(maxTolerance, lim.Per/2)))
+		micros(p.limit.Per), p.emission, p.limit.Burst, p.burst, micros(p.tol))
 	l.done(err, false)
 }
 
@@ -729,7 +725,7 @@ func (l *Limiter) seedLocal(ctx context.Context, resource string, fetch func(con
 		if err != nil {
 			return r, now, err
 		}
-		l.remember(resource, now, r)
+		l.remember(resource, now, r, l.pacingOf(resource).tol)
 		return l.scaleRate(r), now, nil
 	})
 }
@@ -751,7 +747,7 @@ func (l *Limiter) State(resource string, now time.Time) (auditlog.Rate, bool) {
 			case v[0] == 1:
 				return auditlog.Rate{Limit: int(v[1]), Remaining: int(v[2]), Used: max(int(v[1]-v[2]), -1),
 					Reset: now.Add(time.Duration(v[3]) * time.Microsecond), Resource: resource}, true
-			case v[6] == 1 && !l.isConfigured(resource):
+			case v[6] == 1 && l.pacingOf(resource).configured == 0:
 				return none, true // no limit enforced
 			}
 			return none, false
@@ -833,20 +829,18 @@ func (l *Limiter) eval(s *redis.Script, resource string, args ...any) ([]int64, 
 	}
 	ch := make(chan result, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
 	go func() {
-		defer cancel()
 		v, err := s.Run(ctx, l.rdb, bucketKeys(l.prefix, resource), args...).Int64Slice()
 		ch <- result{v, err}
 	}()
-	t := time.NewTimer(l.timeout)
-	defer t.Stop()
 	select {
 	case r := <-ch:
 		if r.err != nil {
 			return nil, fmt.Errorf("redisbudget: %w", r.err)
 		}
 		return r.v, nil
-	case <-t.C:
+	case <-ctx.Done():
 		return nil, errTimeout
 	}
 }

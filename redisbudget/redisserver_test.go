@@ -23,7 +23,6 @@ import (
 // These tests need a real Redis and fail (never skip) without one: .ci/run
 // installs it (apt-get install redis-server).
 type redisServer struct {
-	tb    testing.TB // for Restart's errors; nil for the shared server
 	dir   string
 	port  int
 	extra []string
@@ -41,7 +40,6 @@ func startRedis(tb testing.TB, extra ...string) *redisServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s.tb = tb
 	tb.Cleanup(s.Stop)
 	return s
 }
@@ -78,9 +76,12 @@ func freePort() (int, error) {
 func (s *redisServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
 // Client returns a client of the server, closed at cleanup; password is ""
-// for none.
+// for none. It neither retries a failed call nor dials twice: against a
+// server a test stopped, go-redis's retries (four calls of five dials 100
+// ms apart, with backoffs) would cost each outage almost two seconds
+// before the Limiter sees it, and on loopback a live server needs none.
 func (s *redisServer) Client(tb testing.TB, password string) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: password})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: password, MaxRetries: -1, DialerRetries: 1})
 	tb.Cleanup(func() { c.Close() })
 	return c
 }

@@ -108,6 +108,12 @@ local function unsure()
   local hi = math.min(lowAt + reorder - 1, lowLast)
   return redis.call('ZCOUNT', order, '(' .. int(lowAt - reorder), int(hi)) > 0
 end
+-- drop settles claim id: it leaves both sets. It reports whether the claim
+-- was still live (not expired, nor settled already).
+local function drop(id)
+  redis.call('ZREM', order, id)
+  return redis.call('ZREM', claims, id) == 1
+end
 -- committed counts the claims sent at or after x.
 local function committed(x) return sentAfter(x - 1) end
 -- poll is how long a caller who cannot be placed yet waits before asking
@@ -219,10 +225,7 @@ local id, sent = ARGV[1], tonumber(ARGV[2])
 local known, L, R, off = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local per, cfgT, cfgBurst, effBurst, tol = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 defaults(cfgT, effBurst)
-if id ~= '' then
-  redis.call('ZREM', claims, id)
-  redis.call('ZREM', order, id)
-end
+if id ~= '' then drop(id) end
 if known == 0 then
   -- A response without rate headers: the server enforces no limit, unless
   -- a window it reported is still running.
@@ -290,11 +293,8 @@ return {1}
 var releaseScript = redis.NewScript(prologue + `
 defaults(tonumber(ARGV[3]), tonumber(ARGV[4]))
 local id, sent = ARGV[1], tonumber(ARGV[2])
-if redis.call('ZREM', claims, id) == 1 then
-  redis.call('ZREM', order, id)
-  if (reset and sent > lowAt - reorder) or (from and sent >= from) then
-    redis.call('ZADD', released, int(sent), id)
-  end
+if drop(id) and ((reset and sent > lowAt - reorder) or (from and sent >= from)) then
+  redis.call('ZADD', released, int(sent), id)
 end
 save()
 return {1}
@@ -305,8 +305,7 @@ return {1}
 // ARGV[3]: configured emission interval and effective burst.
 var cancelScript = redis.NewScript(prologue + `
 defaults(tonumber(ARGV[2]), tonumber(ARGV[3]))
-redis.call('ZREM', claims, ARGV[1])
-redis.call('ZREM', order, ARGV[1])
+drop(ARGV[1])
 save()
 return {1}
 `)
