@@ -59,7 +59,13 @@ for m in "${modules[@]}"; do
       continue
     fi
     text=$(newer_than "$version")
-    changes=$(cd "$dir" && GOWORK=off apidiff -m -incompatible "$root/$base" "$path" 2>/dev/null | sed -n 's/^- //p')
+    if ! report=$(cd "$dir" && GOWORK=off apidiff -m -incompatible "$root/$base" "$path" 2>"$root/.apidiff.err"); then
+      echo "apicheck: apidiff failed on $path against $base:"; cat "$root/.apidiff.err"; rm -f "$root/.apidiff.err"
+      status=1
+      continue
+    fi
+    rm -f "$root/.apidiff.err"
+    changes=$(sed -n 's/^- //p' <<<"$report")
     missing=""
     while IFS= read -r line; do
       [ -n "$line" ] || continue
