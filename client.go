@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -784,7 +785,7 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	if resp.status >= 300 {
 		limit = maxErrorBodyBytes
 	}
-	raw, n, readErr := readBody(httpResp.Body, limit, httpResp.ContentLength)
+	raw, n, readErr := readBody(httpResp.Body, limit)
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: response",
 		slog.String("method", cl.method), slog.String("path", target.Path),
 		slog.Int("status", resp.status), slog.String("request_id", resp.requestID),
@@ -818,26 +819,32 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	return resp, nil
 }
 
-// readBody reads at most limit+1 bytes of a body whose announced length is
-// size (-1 when unknown). With the length known it reads into a string of
-// that size; otherwise into pieces of doubling size, joined once at the
-// end, so a body of any length costs about twice its bytes in allocations
-// (a growing buffer costs about five times) and the limit bounds that too.
-func readBody(body io.Reader, limit, size int64) (string, int64, error) {
+// bodyChunk is the unit readBody reads a body in.
+type bodyChunk [32 << 10]byte
+
+// bodyChunks holds the chunks of bodies read and joined, for the next ones.
+var bodyChunks = sync.Pool{New: func() any { return new(bodyChunk) }}
+
+// readBody reads at most limit+1 bytes of a body into one string. It reads
+// into chunks from a pool and joins them once, into a string of exactly the
+// size read, so a body costs its own bytes in allocations, whether its
+// length was announced or not (GitHub sends gzip: mostly not), and the
+// limit bounds that too. Only io.EOF ends the read: a body cut short fails.
+func readBody(body io.Reader, limit int64) (string, int64, error) {
 	r := io.LimitReader(body, limit+1)
-	if size > 0 && size <= limit {
-		var sb strings.Builder
-		sb.Grow(int(size))
-		n, err := io.Copy(&sb, r)
-		return sb.String(), n, err
-	}
-	var pieces [][]byte
+	var chunks []*bodyChunk
+	defer func() {
+		for _, c := range chunks {
+			bodyChunks.Put(c)
+		}
+	}()
 	var n int64
-	for piece, done := 32<<10, false; !done; piece = min(2*piece, 4<<20) {
-		buf := make([]byte, piece)
+	for done := false; !done; {
+		c := bodyChunks.Get().(*bodyChunk)
+		chunks = append(chunks, c)
 		m := 0
-		for m < len(buf) {
-			k, err := r.Read(buf[m:])
+		for m < len(c) {
+			k, err := r.Read(c[m:])
 			m += k
 			if err == io.EOF {
 				done = true
@@ -847,12 +854,15 @@ func readBody(body io.Reader, limit, size int64) (string, int64, error) {
 				return "", n + int64(m), err
 			}
 		}
-		pieces, n = append(pieces, buf[:m]), n+int64(m)
+		n += int64(m)
 	}
 	var sb strings.Builder
 	sb.Grow(int(n))
-	for _, p := range pieces {
-		sb.Write(p)
+	rest := n // every chunk is full but the last
+	for _, c := range chunks {
+		k := min(rest, int64(len(c)))
+		sb.Write(c[:k])
+		rest -= k
 	}
 	return sb.String(), n, nil
 }
