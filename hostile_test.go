@@ -139,6 +139,32 @@ func linkTo(w http.ResponseWriter, r *http.Request, query string) {
 	w.Header().Set("Link", fmt.Sprintf(`<http://%s/enterprises/e/audit-log?%s>; rel="next"`, r.Host, query))
 }
 
+// loopingLinks is a case of item 22.6: the server's Link header leads the
+// walk back to a position it already read. next gives, for the query of a
+// request, the query of its page's next link and the ID of the page's one
+// event. The walk reads each page once, ids in order, and stops with
+// errLoop.
+func loopingLinks(name string, next func(url.Values) (link, id string), ids ...string) hostileCase {
+	return hostileCase{
+		name: name, item: "22.6",
+		serve: func(*hostile) http.HandlerFunc {
+			return limitsOff(func(w http.ResponseWriter, r *http.Request) {
+				link, id := next(r.URL.Query())
+				linkTo(w, r, link)
+				fmt.Fprintf(w, `[{"_document_id":"%s","@timestamp":1}]`, id)
+			})
+		},
+		options: oneAttempt,
+		call:    func(ctx context.Context, h *hostile) error { return h.walk(ctx, 100) },
+		check: func(t *testing.T, h *hostile, err error) {
+			require.ErrorIs(t, err, errLoop, "the walk looped")
+			assert.Contains(t, err.Error(), "already")
+			assert.Equal(t, ids, h.ids, "each page once")
+			assert.Len(t, h.requests(), len(ids))
+		},
+	}
+}
+
 // tinyElements is a JSON array of n empty objects.
 func tinyElements(n int) string { return "[" + strings.Repeat("{},", n-1) + "{}]" }
 
@@ -588,56 +614,16 @@ var hostileCases = []hostileCase{
 	},
 
 	// 22.6: a walk handed a position it already followed stops.
-	{
-		name: "a cursor handed back again", item: "22.6",
-		serve: func(*hostile) http.HandlerFunc {
-			return limitsOff(func(w http.ResponseWriter, r *http.Request) {
-				linkTo(w, r, "after=QUFB")
-				fmt.Fprintf(w, `[{"_document_id":"%s","@timestamp":1}]`, r.URL.Query().Get("after"))
-			})
-		},
-		options: oneAttempt,
-		call:    func(ctx context.Context, h *hostile) error { return h.walk(ctx, 100) },
-		check: func(t *testing.T, h *hostile, err error) {
-			require.Error(t, err, "the walk looped")
-			assert.Contains(t, err.Error(), "already")
-			assert.Equal(t, []string{"", "QUFB"}, h.ids, "each page once")
-			assert.Len(t, h.requests(), 2)
-		},
-	},
-	{
-		name: "a cycle of cursors", item: "22.6",
-		serve: func(*hostile) http.HandlerFunc {
-			return limitsOff(func(w http.ResponseWriter, r *http.Request) {
-				next := map[string]string{"": "QQ==", "QQ==": "Qg==", "Qg==": "QQ=="}[r.URL.Query().Get("after")]
-				linkTo(w, r, "after="+next)
-				fmt.Fprintf(w, `[{"_document_id":"%s","@timestamp":1}]`, r.URL.Query().Get("after"))
-			})
-		},
-		options: oneAttempt,
-		call:    func(ctx context.Context, h *hostile) error { return h.walk(ctx, 100) },
-		check: func(t *testing.T, h *hostile, err error) {
-			require.Error(t, err, "the walk looped")
-			assert.Equal(t, []string{"", "QQ==", "Qg=="}, h.ids)
-			assert.Len(t, h.requests(), 3)
-		},
-	},
-	{
-		name: "a page number handed back again", item: "22.6",
-		serve: func(*hostile) http.HandlerFunc {
-			return limitsOff(func(w http.ResponseWriter, r *http.Request) {
-				linkTo(w, r, "page=2")
-				fmt.Fprintf(w, `[{"_document_id":"p%s","@timestamp":1}]`, r.URL.Query().Get("page"))
-			})
-		},
-		options: oneAttempt,
-		call:    func(ctx context.Context, h *hostile) error { return h.walk(ctx, 100) },
-		check: func(t *testing.T, h *hostile, err error) {
-			require.Error(t, err, "the walk looped")
-			assert.Equal(t, []string{"p", "p2"}, h.ids)
-			assert.Len(t, h.requests(), 2)
-		},
-	},
+	loopingLinks("a cursor handed back again", func(q url.Values) (string, string) {
+		return "after=QUFB", q.Get("after")
+	}, "", "QUFB"),
+	loopingLinks("a cycle of cursors", func(q url.Values) (string, string) {
+		next := map[string]string{"": "QQ==", "QQ==": "Qg==", "Qg==": "QQ=="}[q.Get("after")]
+		return "after=" + next, q.Get("after")
+	}, "", "QQ==", "Qg=="),
+	loopingLinks("a page number handed back again", func(q url.Values) (string, string) {
+		return "page=2", "p" + q.Get("page")
+	}, "p", "p2"),
 
 	// 22.7: a Link header costs one bounded pass.
 	{
