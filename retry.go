@@ -78,7 +78,8 @@ func (b backoff) delay(n int) time.Duration {
 // callState is what the pipeline remembers across the attempts of one call.
 type callState struct {
 	call        *call
-	path        string
+	req         *http.Request // built once; each attempt sends it with its own context and body
+	path        string        // req's URL path, for errors and logs
 	start       time.Time
 	maxAttempts int           // of this call's resource
 	waited      time.Duration // total slept so far, bounded by MaxWait
