@@ -907,8 +907,9 @@ func (c *Client) networkCause(ctx, actx context.Context, sc scrubber, err error)
 	if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("no complete response within the attempt timeout (%v, WithAttemptTimeout): %w", c.attemptTimeout, context.DeadlineExceeded)
 	}
-	if text := err.Error(); sc.clean(text) != text {
-		return errors.New(sc.clean(text))
+	text := err.Error()
+	if clean := sc.clean(text); clean != text {
+		return errors.New(clean)
 	}
 	return err
 }
