@@ -706,10 +706,16 @@ type skewClock struct {
 // observe takes a response's Date header, the local times its request was
 // sent and it arrived, and returns the estimate (0 while there is none).
 func (s *skewClock) observe(date string, sent, received time.Time) time.Duration {
-	d, err := http.ParseTime(date)
+	var d time.Time
+	ok := false
+	if date != "" { // most responses have one; parsing an absent one costs three failed parses
+		var err error
+		d, err = http.ParseTime(date)
+		ok = err == nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if date == "" || err != nil {
+	if !ok {
 		return s.estimate()
 	}
 	lo, hi := d.Sub(received), d.Add(time.Second).Sub(sent)
