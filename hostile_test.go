@@ -139,6 +139,29 @@ func linkTo(w http.ResponseWriter, r *http.Request, query string) {
 	w.Header().Set("Link", fmt.Sprintf(`<http://%s/enterprises/e/audit-log?%s>; rel="next"`, r.Host, query))
 }
 
+// withStreamKey answers GET .../stream-key with a fresh public key, and
+// every other request with next.
+func withStreamKey(next http.HandlerFunc) http.HandlerFunc {
+	pub, _, err := box.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/stream-key") {
+			fmt.Fprintf(w, `{"key_id":"1","key":%q}`, base64.StdEncoding.EncodeToString(pub[:]))
+			return
+		}
+		next(w, r)
+	}
+}
+
+// createSecretStream creates a stream whose vendor token is hostileSecret.
+func createSecretStream(ctx context.Context, h *hostile) error {
+	_, err := h.c.CreateStream(ctx, "e", StreamConfig{Enabled: true,
+		Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(hostileSecret), SSLVerify: true}})
+	return err
+}
+
 // loopingLinks is a case of item 22.6: the server's Link header leads the
 // walk back to a position it already read. next gives, for the query of a
 // request, the query of its page's next link and the ID of the page's one
@@ -365,25 +388,13 @@ var hostileCases = []hostileCase{
 	{
 		name: "a stream's 422 echoes the vendor secret in errors[].code", item: "22.2",
 		serve: func(*hostile) http.HandlerFunc {
-			pub, _, err := box.GenerateKey(rand.Reader)
-			if err != nil {
-				panic(err)
-			}
-			return func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasSuffix(r.URL.Path, "/stream-key") {
-					fmt.Fprintf(w, `{"key_id":"1","key":%q}`, base64.StdEncoding.EncodeToString(pub[:]))
-					return
-				}
+			return withStreamKey(func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(http.StatusUnprocessableEntity)
 				fmt.Fprintf(w, `{"message":"Validation Failed","errors":[{"resource":"AuditLogStream","field":"vendor_specific","code":%q},{"code":"%s"}]}`,
 					hostileSecret, jsonEscapeAll(hostileSecret))
-			}
+			})
 		},
-		call: func(ctx context.Context, h *hostile) error {
-			_, err := h.c.CreateStream(ctx, "e", StreamConfig{Enabled: true,
-				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(hostileSecret), SSLVerify: true}})
-			return err
-		},
+		call: createSecretStream,
 		check: func(t *testing.T, _ *hostile, err error) {
 			var ae *APIError
 			require.ErrorAs(t, err, &ae)
@@ -412,23 +423,11 @@ var hostileCases = []hostileCase{
 	{
 		name: "a sealed stream body 307'd to another host", item: "22.3",
 		serve: func(h *hostile) http.HandlerFunc {
-			pub, _, err := box.GenerateKey(rand.Reader)
-			if err != nil {
-				panic(err)
-			}
-			return func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasSuffix(r.URL.Path, "/stream-key") {
-					fmt.Fprintf(w, `{"key_id":"1","key":%q}`, base64.StdEncoding.EncodeToString(pub[:]))
-					return
-				}
+			return withStreamKey(func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, h.otherURL+"/steal", http.StatusTemporaryRedirect)
-			}
+			})
 		},
-		call: func(ctx context.Context, h *hostile) error {
-			_, err := h.c.CreateStream(ctx, "e", StreamConfig{Enabled: true,
-				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(hostileSecret), SSLVerify: true}})
-			return err
-		},
+		call: createSecretStream,
 		check: func(t *testing.T, h *hostile, err error) {
 			require.Error(t, err)
 			assert.Zero(t, h.otherHits.Load(), "the sealed body went to another host")
