@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -652,21 +653,11 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 	if ctx == nil {
 		return nil, &InputError{Field: "ctx", Reason: "context is nil"}
 	}
-	var payload []byte
-	if cl.body != nil {
-		var err error
-		if payload, err = json.Marshal(cl.body); err != nil {
-			return nil, fmt.Errorf("auditlog: encoding request body: %w", err)
-		}
-	}
-	target, err := url.Parse(c.base.String() + cl.path)
+	req, err := c.newRequest(ctx, cl)
 	if err != nil {
-		return nil, fmt.Errorf("auditlog: building URL: %w", err)
+		return nil, err
 	}
-	if cl.query != nil {
-		target.RawQuery = cl.query.Encode()
-	}
-	st := &callState{call: cl, path: target.Path, start: time.Now(), maxAttempts: c.maxAttempts}
+	st := &callState{call: cl, req: req, path: req.URL.Path, start: time.Now(), maxAttempts: c.maxAttempts}
 	switch {
 	case cl.free:
 		st.maxAttempts = 1
@@ -685,14 +676,14 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 				return nil, err
 			}
 		}
-		resp, err := c.send(ctx, st, target, payload)
+		resp, err := c.send(ctx, st)
 		if err == nil {
 			return resp, nil
 		}
 		if reached && cl.method == http.MethodDelete && errors.Is(err, ErrNotFound) {
 			// An earlier attempt did delete it; only its answer was lost.
 			c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: retried DELETE found nothing: an earlier attempt deleted it",
-				slog.String("path", target.Path), slog.Int("attempt", attempt))
+				slog.String("path", st.path), slog.Int("attempt", attempt))
 			return &response{status: http.StatusNoContent}, nil
 		}
 		if ctx.Err() != nil {
@@ -703,11 +694,11 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 			return nil, err
 		}
 		c.logger.LogAttrs(ctx, slog.LevelInfo, "auditlog: retrying",
-			slog.String("method", cl.method), slog.String("path", target.Path),
+			slog.String("method", cl.method), slog.String("path", st.path),
 			slog.Int("attempt", attempt), slog.Int("max_attempts", st.maxAttempts),
 			slog.Duration("after", delay), slog.String("reason", string(reason)), slog.String("error", err.Error()))
 		if c.hooks.OnRetry != nil {
-			c.hooks.OnRetry(RetryInfo{Method: cl.method, Path: target.Path, Resource: cl.resource,
+			c.hooks.OnRetry(RetryInfo{Method: cl.method, Path: st.path, Resource: cl.resource,
 				Attempt: attempt, MaxAttempts: st.maxAttempts, Reason: reason, After: delay, Err: err})
 		}
 		var ne *NetworkError
@@ -722,6 +713,34 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 	}
 }
 
+// newRequest builds the request of a call, once for all its attempts: its
+// URL, headers and body (encoded once).
+func (c *Client) newRequest(ctx context.Context, cl *call) (*http.Request, error) {
+	var body io.Reader
+	if cl.body != nil {
+		payload, err := json.Marshal(cl.body)
+		if err != nil {
+			return nil, fmt.Errorf("auditlog: encoding request body: %w", err)
+		}
+		body = bytes.NewReader(payload)
+	}
+	target := c.base.String() + cl.path
+	if q := cl.query.Encode(); q != "" {
+		target += "?" + q
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("auditlog: building request: %w", err)
+	}
+	req.Header.Set("Accept", "application/vnd.github+json")
+	req.Header.Set("X-GitHub-Api-Version", c.apiVersion)
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
 // send makes one attempt, within the attempt timeout, and classifies its
 // outcome. It settles the attempt's reservation (st.ticket) with the limiter
 // exactly once: Observe when the response said something about the budget;
@@ -729,25 +748,16 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 // without saying what is left); Release otherwise. Everything the server
 // sent is scrubbed of the token and the call's secrets before any error is
 // built or anything is logged.
-func (c *Client) send(ctx context.Context, st *callState, target *url.URL, payload []byte) (*response, error) {
+func (c *Client) send(ctx context.Context, st *callState) (*response, error) {
 	cl := st.call
-	var body io.Reader
-	if payload != nil {
-		body = bytes.NewReader(payload)
-	}
 	actx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
 	defer cancel()
 	at := &attempt{}
-	req, err := http.NewRequestWithContext(context.WithValue(actx, attemptKey{}, at), cl.method, target.String(), body)
-	if err != nil {
-		c.cancel(st, time.Now())
-		return nil, fmt.Errorf("auditlog: building request: %w", err)
-	}
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", c.apiVersion)
-	req.Header.Set("User-Agent", c.userAgent)
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
+	// The call's request, shared by its attempts, which only read it (the
+	// transport sends a copy that carries the token).
+	req := st.req.WithContext(context.WithValue(actx, attemptKey{}, at))
+	if req.GetBody != nil {
+		req.Body, _ = req.GetBody() // the payload from its start; a bytes.Reader's cannot fail
 	}
 	sent := time.Now()
 	httpResp, err := c.hc.Do(req)
@@ -764,9 +774,9 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 			// origin): an answer, not a network failure, and not worth
 			// repeating.
 			c.release(st, time.Now())
-			return nil, &APIError{StatusCode: httpResp.StatusCode, Method: cl.method, Path: target.Path, Message: cause.Error()}
+			return nil, &APIError{StatusCode: httpResp.StatusCode, Method: cl.method, Path: st.path, Message: cause.Error()}
 		}
-		ne := &NetworkError{Method: cl.method, Path: target.Path, Err: cause}
+		ne := &NetworkError{Method: cl.method, Path: st.path, Err: cause}
 		if notSent(ne) {
 			c.cancel(st, time.Now())
 		} else {
@@ -784,28 +794,28 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	if resp.status >= 300 {
 		limit = maxErrorBodyBytes
 	}
-	raw, n, readErr := readBody(httpResp.Body, limit, httpResp.ContentLength)
+	raw, n, readErr := readBody(httpResp.Body, limit)
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: response",
-		slog.String("method", cl.method), slog.String("path", target.Path),
+		slog.String("method", cl.method), slog.String("path", st.path),
 		slog.Int("status", resp.status), slog.String("request_id", resp.requestID),
 		slog.Int("ratelimit_remaining", resp.rate.Remaining),
 		slog.Duration("elapsed", time.Since(sent)))
 	if readErr != nil {
 		c.release(st, time.Now())
-		return nil, &NetworkError{Method: cl.method, Path: target.Path, Status: resp.status,
+		return nil, &NetworkError{Method: cl.method, Path: st.path, Status: resp.status,
 			Err: fmt.Errorf("reading response body: %w", c.networkCause(ctx, actx, sc, readErr))}
 	}
 	if n > limit && resp.status < 300 {
-		return nil, fmt.Errorf("auditlog: %s %s: response body larger than %d bytes", cl.method, target.Path, limit)
+		return nil, fmt.Errorf("auditlog: %s %s: response body larger than %d bytes", cl.method, st.path, limit)
 	}
 	// An error body past the bound is classified on what was read.
 	if resp.status >= 300 {
 		resp.body = sc.clean(raw)
-		at := target
+		from := req.URL
 		if httpResp.Request != nil && httpResp.Request.URL != nil {
-			at = httpResp.Request.URL // after redirects within the API's origin
+			from = httpResp.Request.URL // after redirects within the API's origin
 		}
-		err := c.refusal(ctx, st, resp, at, checkResponse(cl.method, target.Path, resp))
+		err := c.refusal(ctx, st, resp, from, checkResponse(cl.method, st.path, resp))
 		if errors.Is(err, ErrRateLimited) {
 			c.cancel(st, resp.received) // a refusal without rate headers: GitHub did not count it
 		} else {
@@ -818,26 +828,32 @@ func (c *Client) send(ctx context.Context, st *callState, target *url.URL, paylo
 	return resp, nil
 }
 
-// readBody reads at most limit+1 bytes of a body whose announced length is
-// size (-1 when unknown). With the length known it reads into a string of
-// that size; otherwise into pieces of doubling size, joined once at the
-// end, so a body of any length costs about twice its bytes in allocations
-// (a growing buffer costs about five times) and the limit bounds that too.
-func readBody(body io.Reader, limit, size int64) (string, int64, error) {
+// bodyChunk is the unit readBody reads a body in.
+type bodyChunk [32 << 10]byte
+
+// bodyChunks holds the chunks of bodies read and joined, for the next ones.
+var bodyChunks = sync.Pool{New: func() any { return new(bodyChunk) }}
+
+// readBody reads at most limit+1 bytes of a body into one string. It reads
+// into chunks from a pool and joins them once, into a string of exactly the
+// size read, so a body costs its own bytes in allocations, whether its
+// length was announced or not (GitHub sends gzip: mostly not), and the
+// limit bounds that too. Only io.EOF ends the read: a body cut short fails.
+func readBody(body io.Reader, limit int64) (string, int64, error) {
 	r := io.LimitReader(body, limit+1)
-	if size > 0 && size <= limit {
-		var sb strings.Builder
-		sb.Grow(int(size))
-		n, err := io.Copy(&sb, r)
-		return sb.String(), n, err
-	}
-	var pieces [][]byte
+	var chunks []*bodyChunk
+	defer func() {
+		for _, c := range chunks {
+			bodyChunks.Put(c)
+		}
+	}()
 	var n int64
-	for piece, done := 32<<10, false; !done; piece = min(2*piece, 4<<20) {
-		buf := make([]byte, piece)
+	for done := false; !done; {
+		c := bodyChunks.Get().(*bodyChunk)
+		chunks = append(chunks, c)
 		m := 0
-		for m < len(buf) {
-			k, err := r.Read(buf[m:])
+		for m < len(c) {
+			k, err := r.Read(c[m:])
 			m += k
 			if err == io.EOF {
 				done = true
@@ -847,12 +863,15 @@ func readBody(body io.Reader, limit, size int64) (string, int64, error) {
 				return "", n + int64(m), err
 			}
 		}
-		pieces, n = append(pieces, buf[:m]), n+int64(m)
+		n += int64(m)
 	}
 	var sb strings.Builder
 	sb.Grow(int(n))
-	for _, p := range pieces {
-		sb.Write(p)
+	rest := n // every chunk is full but the last
+	for _, c := range chunks {
+		k := min(rest, int64(len(c)))
+		sb.Write(c[:k])
+		rest -= k
 	}
 	return sb.String(), n, nil
 }
@@ -888,8 +907,9 @@ func (c *Client) networkCause(ctx, actx context.Context, sc scrubber, err error)
 	if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("no complete response within the attempt timeout (%v, WithAttemptTimeout): %w", c.attemptTimeout, context.DeadlineExceeded)
 	}
-	if text := err.Error(); sc.clean(text) != text {
-		return errors.New(sc.clean(text))
+	text := err.Error()
+	if clean := sc.clean(text); clean != text {
+		return errors.New(clean)
 	}
 	return err
 }

@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -390,4 +393,61 @@ func TestFirst404HintsAtBaseURL(t *testing.T) {
 			assert.NotContains(t, err.Error(), "base URL", "the base URL has answered: a 404 is only a 404")
 		})
 	}
+}
+
+// TestPageCostsItsOwnBytes: reading a page allocates the page, whether its
+// length is announced or not (GitHub sends gzip, so it mostly is not), and
+// not a copy buffer or pieces to join on top, on every page.
+func TestPageCostsItsOwnBytes(t *testing.T) {
+	const size = 256 << 10 // a multiple of the runtime's page size: the string is exactly this
+	page := "[" + strings.Repeat(" ", size-2) + "]"
+	for _, tc := range []struct {
+		name   string
+		length int64
+	}{{"length announced", size}, {"length unknown", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: http.StatusOK, Header: http.Header{},
+					Body: io.NopCloser(strings.NewReader(page)), ContentLength: tc.length, Request: r}, nil
+			})}
+			c, err := NewClient(WithToken(testToken), WithBaseURL("http://127.0.0.1:1"), WithHTTPClient(hc), WithoutWarmStart())
+			require.NoError(t, err)
+			get := func() {
+				resp, err := c.do(t.Context(), &call{method: http.MethodGet, path: "page", resource: ResourceAuditLog})
+				require.NoError(t, err)
+				require.Len(t, resp.body, size)
+			}
+			get()
+			const runs = 20
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for range runs {
+				get()
+			}
+			runtime.ReadMemStats(&after)
+			perPage := (after.TotalAlloc - before.TotalAlloc) / runs
+			bound := uint64(size + 16<<10) // less than the body and one 32 KiB copy buffer
+			if raceDetector() {
+				// The race detector drops a quarter of what goes back to a
+				// sync.Pool: still well under the body and its pieces.
+				bound = size + size/2
+			}
+			assert.Less(t, perPage, bound, "a %d-byte page cost %d bytes", size, perPage)
+		})
+	}
+}
+
+// raceDetector reports whether the test binary was built with -race.
+func raceDetector() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }

@@ -139,6 +139,55 @@ func linkTo(w http.ResponseWriter, r *http.Request, query string) {
 	w.Header().Set("Link", fmt.Sprintf(`<http://%s/enterprises/e/audit-log?%s>; rel="next"`, r.Host, query))
 }
 
+// withStreamKey answers GET .../stream-key with a fresh public key, and
+// every other request with next.
+func withStreamKey(next http.HandlerFunc) http.HandlerFunc {
+	pub, _, err := box.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/stream-key") {
+			fmt.Fprintf(w, `{"key_id":"1","key":%q}`, base64.StdEncoding.EncodeToString(pub[:]))
+			return
+		}
+		next(w, r)
+	}
+}
+
+// createSecretStream creates a stream whose vendor token is hostileSecret.
+func createSecretStream(ctx context.Context, h *hostile) error {
+	_, err := h.c.CreateStream(ctx, "e", StreamConfig{Enabled: true,
+		Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(hostileSecret), SSLVerify: true}})
+	return err
+}
+
+// loopingLinks is a case of item 22.6: the server's Link header leads the
+// walk back to a position it already read. next gives, for the query of a
+// request, the query of its page's next link and the ID of the page's one
+// event. The walk reads each page once, ids in order, and stops with
+// errLoop.
+func loopingLinks(name string, next func(url.Values) (link, id string), ids ...string) hostileCase {
+	return hostileCase{
+		name: name, item: "22.6",
+		serve: func(*hostile) http.HandlerFunc {
+			return limitsOff(func(w http.ResponseWriter, r *http.Request) {
+				link, id := next(r.URL.Query())
+				linkTo(w, r, link)
+				fmt.Fprintf(w, `[{"_document_id":"%s","@timestamp":1}]`, id)
+			})
+		},
+		options: oneAttempt,
+		call:    func(ctx context.Context, h *hostile) error { return h.walk(ctx, 100) },
+		check: func(t *testing.T, h *hostile, err error) {
+			require.ErrorIs(t, err, errLoop, "the walk looped")
+			assert.Contains(t, err.Error(), "already")
+			assert.Equal(t, ids, h.ids, "each page once")
+			assert.Len(t, h.requests(), len(ids))
+		},
+	}
+}
+
 // tinyElements is a JSON array of n empty objects.
 func tinyElements(n int) string { return "[" + strings.Repeat("{},", n-1) + "{}]" }
 
@@ -339,25 +388,13 @@ var hostileCases = []hostileCase{
 	{
 		name: "a stream's 422 echoes the vendor secret in errors[].code", item: "22.2",
 		serve: func(*hostile) http.HandlerFunc {
-			pub, _, err := box.GenerateKey(rand.Reader)
-			if err != nil {
-				panic(err)
-			}
-			return func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasSuffix(r.URL.Path, "/stream-key") {
-					fmt.Fprintf(w, `{"key_id":"1","key":%q}`, base64.StdEncoding.EncodeToString(pub[:]))
-					return
-				}
+			return withStreamKey(func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(http.StatusUnprocessableEntity)
 				fmt.Fprintf(w, `{"message":"Validation Failed","errors":[{"resource":"AuditLogStream","field":"vendor_specific","code":%q},{"code":"%s"}]}`,
 					hostileSecret, jsonEscapeAll(hostileSecret))
-			}
+			})
 		},
-		call: func(ctx context.Context, h *hostile) error {
-			_, err := h.c.CreateStream(ctx, "e", StreamConfig{Enabled: true,
-				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(hostileSecret), SSLVerify: true}})
-			return err
-		},
+		call: createSecretStream,
 		check: func(t *testing.T, _ *hostile, err error) {
 			var ae *APIError
 			require.ErrorAs(t, err, &ae)
@@ -386,23 +423,11 @@ var hostileCases = []hostileCase{
 	{
 		name: "a sealed stream body 307'd to another host", item: "22.3",
 		serve: func(h *hostile) http.HandlerFunc {
-			pub, _, err := box.GenerateKey(rand.Reader)
-			if err != nil {
-				panic(err)
-			}
-			return func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasSuffix(r.URL.Path, "/stream-key") {
-					fmt.Fprintf(w, `{"key_id":"1","key":%q}`, base64.StdEncoding.EncodeToString(pub[:]))
-					return
-				}
+			return withStreamKey(func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, h.otherURL+"/steal", http.StatusTemporaryRedirect)
-			}
+			})
 		},
-		call: func(ctx context.Context, h *hostile) error {
-			_, err := h.c.CreateStream(ctx, "e", StreamConfig{Enabled: true,
-				Vendor: Splunk{Domain: "http-inputs-acme.splunkcloud.com", Port: 443, Token: NewSecret(hostileSecret), SSLVerify: true}})
-			return err
-		},
+		call: createSecretStream,
 		check: func(t *testing.T, h *hostile, err error) {
 			require.Error(t, err)
 			assert.Zero(t, h.otherHits.Load(), "the sealed body went to another host")
@@ -588,56 +613,16 @@ var hostileCases = []hostileCase{
 	},
 
 	// 22.6: a walk handed a position it already followed stops.
-	{
-		name: "a cursor handed back again", item: "22.6",
-		serve: func(*hostile) http.HandlerFunc {
-			return limitsOff(func(w http.ResponseWriter, r *http.Request) {
-				linkTo(w, r, "after=QUFB")
-				fmt.Fprintf(w, `[{"_document_id":"%s","@timestamp":1}]`, r.URL.Query().Get("after"))
-			})
-		},
-		options: oneAttempt,
-		call:    func(ctx context.Context, h *hostile) error { return h.walk(ctx, 100) },
-		check: func(t *testing.T, h *hostile, err error) {
-			require.Error(t, err, "the walk looped")
-			assert.Contains(t, err.Error(), "already")
-			assert.Equal(t, []string{"", "QUFB"}, h.ids, "each page once")
-			assert.Len(t, h.requests(), 2)
-		},
-	},
-	{
-		name: "a cycle of cursors", item: "22.6",
-		serve: func(*hostile) http.HandlerFunc {
-			return limitsOff(func(w http.ResponseWriter, r *http.Request) {
-				next := map[string]string{"": "QQ==", "QQ==": "Qg==", "Qg==": "QQ=="}[r.URL.Query().Get("after")]
-				linkTo(w, r, "after="+next)
-				fmt.Fprintf(w, `[{"_document_id":"%s","@timestamp":1}]`, r.URL.Query().Get("after"))
-			})
-		},
-		options: oneAttempt,
-		call:    func(ctx context.Context, h *hostile) error { return h.walk(ctx, 100) },
-		check: func(t *testing.T, h *hostile, err error) {
-			require.Error(t, err, "the walk looped")
-			assert.Equal(t, []string{"", "QQ==", "Qg=="}, h.ids)
-			assert.Len(t, h.requests(), 3)
-		},
-	},
-	{
-		name: "a page number handed back again", item: "22.6",
-		serve: func(*hostile) http.HandlerFunc {
-			return limitsOff(func(w http.ResponseWriter, r *http.Request) {
-				linkTo(w, r, "page=2")
-				fmt.Fprintf(w, `[{"_document_id":"p%s","@timestamp":1}]`, r.URL.Query().Get("page"))
-			})
-		},
-		options: oneAttempt,
-		call:    func(ctx context.Context, h *hostile) error { return h.walk(ctx, 100) },
-		check: func(t *testing.T, h *hostile, err error) {
-			require.Error(t, err, "the walk looped")
-			assert.Equal(t, []string{"p", "p2"}, h.ids)
-			assert.Len(t, h.requests(), 2)
-		},
-	},
+	loopingLinks("a cursor handed back again", func(q url.Values) (string, string) {
+		return "after=QUFB", q.Get("after")
+	}, "", "QUFB"),
+	loopingLinks("a cycle of cursors", func(q url.Values) (string, string) {
+		next := map[string]string{"": "QQ==", "QQ==": "Qg==", "Qg==": "QQ=="}[q.Get("after")]
+		return "after=" + next, q.Get("after")
+	}, "", "QQ==", "Qg=="),
+	loopingLinks("a page number handed back again", func(q url.Values) (string, string) {
+		return "page=2", "p" + q.Get("page")
+	}, "p", "p2"),
 
 	// 22.7: a Link header costs one bounded pass.
 	{

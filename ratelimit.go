@@ -613,12 +613,7 @@ func (b *Budget) learnLocked(resource string, bk *bucket, now time.Time, r Rate,
 func (b *Budget) Release(resource string, t Ticket, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	bk := b.res[resource]
-	if bk == nil {
-		return
-	}
-	bk.roll(now)
-	i := bk.find(t)
+	bk, i := b.pendingLocked(resource, t, now)
 	switch {
 	case i < 0:
 	case (bk.known || bk.between) && bk.pending[i].at > bk.horizon():
@@ -632,14 +627,21 @@ func (b *Budget) Release(resource string, t Ticket, now time.Time) {
 func (b *Budget) Cancel(resource string, t Ticket, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	bk := b.res[resource]
-	if bk == nil {
-		return
-	}
-	bk.roll(now)
-	if i := bk.find(t); i >= 0 && !bk.pending[i].released {
+	if bk, i := b.pendingLocked(resource, t, now); i >= 0 && !bk.pending[i].released {
 		bk.pending = slices.Delete(bk.pending, i, i+1)
 	}
+}
+
+// pendingLocked finds reservation t of resource, to settle it at now: the
+// bucket, rolled to now, and t's index among its pending reservations, or
+// -1 (and a nil bucket when resource has none: nothing was reserved on it).
+func (b *Budget) pendingLocked(resource string, t Ticket, now time.Time) (*bucket, int) {
+	bk := b.res[resource]
+	if bk == nil {
+		return nil, -1
+	}
+	bk.roll(now)
+	return bk, bk.find(t)
 }
 
 // State implements [Limiter]. Between the end of a window GitHub reported
@@ -704,10 +706,16 @@ type skewClock struct {
 // observe takes a response's Date header, the local times its request was
 // sent and it arrived, and returns the estimate (0 while there is none).
 func (s *skewClock) observe(date string, sent, received time.Time) time.Duration {
-	d, err := http.ParseTime(date)
+	var d time.Time
+	ok := false
+	if date != "" { // most responses have one; parsing an absent one costs three failed parses
+		var err error
+		d, err = http.ParseTime(date)
+		ok = err == nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if date == "" || err != nil {
+	if !ok {
 		return s.estimate()
 	}
 	lo, hi := d.Sub(received), d.Add(time.Second).Sub(sent)

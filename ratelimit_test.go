@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -614,4 +615,17 @@ func TestPipelineSettlesEveryTicketOnce(t *testing.T) {
 			assert.Positive(t, l.settled[how], how)
 		}
 	})
+}
+
+// TestSkewClockWithoutDate: a response without a usable Date header (a
+// proxy's, say) leaves the estimate as it was, and one without any costs no
+// attempt at parsing it.
+func TestSkewClockWithoutDate(t *testing.T) {
+	var s skewClock
+	sent, received := t0, t0.Add(100*time.Millisecond)
+	want := time.Minute - 100*time.Millisecond // Date - received: the lower end
+	assert.Equal(t, want, s.observe(t0.Add(time.Minute).Format(http.TimeFormat), sent, received))
+	assert.Equal(t, want, s.observe("", sent, received))
+	assert.Equal(t, want, s.observe("yesterday", sent, received))
+	assert.Zero(t, testing.AllocsPerRun(10, func() { s.observe("", sent, received) }))
 }

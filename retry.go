@@ -78,7 +78,8 @@ func (b backoff) delay(n int) time.Duration {
 // callState is what the pipeline remembers across the attempts of one call.
 type callState struct {
 	call        *call
-	path        string
+	req         *http.Request // built once; each attempt sends it with its own context and body
+	path        string        // req's URL path, for errors and logs
 	start       time.Time
 	maxAttempts int           // of this call's resource
 	waited      time.Duration // total slept so far, bounded by MaxWait
@@ -198,19 +199,19 @@ func (c *Client) observe(ctx context.Context, st *callState, resp *response, sen
 	r.Reset = c.localReset(ctx, cl.resource, r.Reset, resp)
 	success := resp.status >= 200 && resp.status < 300
 	switch {
-	case r.Known():
-		c.limiter.Observe(cl.resource, st.ticket, resp.received, r)
-		st.ticket = 0
-		c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: budget",
-			slog.String("resource", cl.resource), slog.String("reported_resource", r.Resource),
-			slog.Int("limit", r.Limit), slog.Int("remaining", r.Remaining), slog.Time("reset", r.Reset))
-		c.rateReported(cl.resource, r)
-	case success && !hasRateHeaders(resp.header):
+	case r.Known() || success && !hasRateHeaders(resp.header):
+		// The budget GitHub reported; or, a success without any rate
+		// header, that the server enforces none.
 		c.limiter.Observe(cl.resource, st.ticket, resp.received, r)
 		st.ticket = 0
 		c.rateReported(cl.resource, r)
 	case success:
 		c.release(st, resp.received)
+	}
+	if r.Known() {
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "auditlog: budget",
+			slog.String("resource", cl.resource), slog.String("reported_resource", r.Resource),
+			slog.Int("limit", r.Limit), slog.Int("remaining", r.Remaining), slog.Time("reset", r.Reset))
 	}
 	return r
 }
