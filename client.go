@@ -253,9 +253,6 @@ func WithRateLimits(limits map[string]RateLimit) Option {
 			return optionError("WithRateLimits", "no limits given")
 		}
 		for res, l := range limits {
-			if res == "" {
-				return optionError("WithRateLimits", "resource name is empty")
-			}
 			if err := validateLimit(res, l); err != nil {
 				return optionError("WithRateLimits", quoteValue(res)+": "+err.Error())
 			}

@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -191,6 +192,9 @@ func (l RateLimit) validate() error {
 
 // validateLimit checks the limit given for resource res.
 func validateLimit(res string, l RateLimit) error {
+	if res == "" {
+		return errors.New("resource name is empty")
+	}
 	if KeyResource(res) != res {
 		return fmt.Errorf("limits are set per resource (%s), which holds for every scope's budget, not per budget key",
 			quoteValue(KeyResource(res)))
@@ -333,9 +337,6 @@ func NewBudget(limits map[string]RateLimit) (*Budget, error) {
 	all := DefaultRateLimits()
 	configured := map[string]bool{}
 	for res, l := range limits {
-		if res == "" {
-			return nil, &InputError{Field: "RateLimit", Reason: "resource name is empty"}
-		}
 		if err := validateLimit(res, l); err != nil {
 			return nil, &InputError{Field: "RateLimit[" + quoteValue(res) + "]", Reason: err.Error()}
 		}
